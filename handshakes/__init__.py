@@ -1,0 +1,1 @@
+"""Handshakes of every action type: invitations, all-features approvals, billing transfers."""

@@ -1,0 +1,58 @@
+"""The local cache of handshakes, plus what AWS does not keep: history beyond its 30 days."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from orgportal.history import CachedAwsObject, ObservedChange
+
+
+class Direction(models.TextChoices):
+    RECEIVED = "received", "Received"  # this connection's account (or email) is the invited party
+    SENT = "sent", "Sent"
+
+
+OPEN_STATES = ("REQUESTED", "OPEN")
+
+
+class Handshake(CachedAwsObject):
+    connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="handshakes")
+    handshake_id = models.CharField(max_length=34)  # h-...
+    arn = models.CharField(max_length=2048, blank=True)
+    action = models.CharField(max_length=64)
+    state = models.CharField(max_length=32)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    parties = models.JSONField(default=list, blank=True)  # AWS's Parties, as listed
+    resources = models.JSONField(default=list, blank=True)  # AWS's nested Resources, as listed
+    # Derived from parties/resources when synced, so lists filter and sort in the database.
+    direction = models.CharField(max_length=8, choices=Direction.choices, blank=True)
+    counterparty = models.CharField(max_length=254, blank=True)  # the other party's id or email
+    transfer_id = models.CharField(max_length=36, blank=True)  # RESPONSIBILITY_TRANSFER resource
+    transfer_start_at = models.DateTimeField(null=True, blank=True)  # TRANSFER_START_TIMESTAMP
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "handshake_id"], name="unique_handshake_per_connection")
+        ]
+        indexes = [
+            models.Index(fields=["connection", "state", "action"]),
+            models.Index(fields=["requested_at", "id"]),
+            models.Index(fields=["expires_at", "id"]),
+            models.Index(fields=["changed_at", "id"]),
+            models.Index(fields=["transfer_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.handshake_id} {self.action} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class HandshakeChange(ObservedChange):
+    handshake = models.ForeignKey(Handshake, on_delete=models.CASCADE, related_name="changes")
+
+    class Meta(ObservedChange.Meta):
+        indexes = [models.Index(fields=["handshake", "observed_at"]), models.Index(fields=["observed_at", "id"])]

@@ -1,0 +1,167 @@
+"""Connections (the AWS management accounts the portal works for), roles, and sync runs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from . import crypto
+
+
+class Role(models.TextChoices):
+    """What a user may do on one connection. Roles are granted per connection."""
+
+    VIEWER = "viewer", "Viewer"
+    APPROVER = "approver", "Approver"
+    OPERATOR = "operator", "Operator"
+    ADMIN = "admin", "Admin"
+    AUDITOR = "auditor", "Auditor"
+
+
+class CredentialMode(models.TextChoices):
+    DEFAULT_CHAIN = "default", "Default credential chain (environment, instance role)"
+    PROFILE = "profile", "Named profile"
+    ASSUME_ROLE = "assume_role", "Assume a role (with external id)"
+    KEYS = "keys", "Access keys (stored encrypted)"
+
+
+class AwsCredentials(models.Model):
+    """How to obtain credentials. Secrets are stored encrypted and never shown again."""
+
+    mode = models.CharField(max_length=16, choices=CredentialMode.choices, default=CredentialMode.DEFAULT_CHAIN)
+    profile_name = models.CharField(max_length=128, blank=True)
+    role_arn = models.CharField(max_length=2048, blank=True)
+    external_id_encrypted = models.TextField(blank=True)
+    access_key_id = models.CharField(max_length=128, blank=True)
+    secret_access_key_encrypted = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.get_mode_display()
+
+    @property
+    def external_id(self) -> str:
+        return crypto.decrypt(self.external_id_encrypted)
+
+    @external_id.setter
+    def external_id(self, value: str) -> None:
+        self.external_id_encrypted = crypto.encrypt(value)
+
+    @property
+    def secret_access_key(self) -> str:
+        return crypto.decrypt(self.secret_access_key_encrypted)
+
+    @secret_access_key.setter
+    def secret_access_key(self, value: str) -> None:
+        self.secret_access_key_encrypted = crypto.encrypt(value)
+
+    def describe(self) -> str:
+        """A safe one-line description (never includes a secret)."""
+        if self.mode == CredentialMode.PROFILE:
+            return f"profile {self.profile_name}"
+        if self.mode == CredentialMode.ASSUME_ROLE:
+            return f"role {self.role_arn}"
+        if self.mode == CredentialMode.KEYS:
+            return f"access key {self.access_key_id[:4]}…{self.access_key_id[-4:]}"
+        return "default credential chain"
+
+
+class AwsConnection(models.Model):
+    """One AWS Organizations management account that the portal reads and acts for."""
+
+    name = models.CharField(max_length=100, unique=True)
+    endpoint_url = models.URLField(blank=True, help_text="Leave empty for AWS; set for orgsim.")
+    read_credentials = models.OneToOneField(AwsCredentials, on_delete=models.PROTECT, related_name="+")
+    # Optional least-privilege split: read_credentials only need List*/Describe*.
+    action_credentials = models.OneToOneField(
+        AwsCredentials, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # What AWS told us about whom these credentials belong to (filled by test/sync).
+    account_id = models.CharField(max_length=12, blank=True)
+    account_email = models.CharField(max_length=254, blank=True)
+    organization_id = models.CharField(max_length=34, blank=True)
+    organization_arn = models.CharField(max_length=2048, blank=True)
+    feature_set = models.CharField(max_length=32, blank=True)
+    management_account_id = models.CharField(max_length=12, blank=True)
+    management_account_email = models.CharField(max_length=254, blank=True)
+    sync_enabled = models.BooleanField(default=True)
+    # Claimed with a conditional UPDATE so one connection never syncs twice at once.
+    sync_claimed_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_sync_ok = models.BooleanField(null=True)
+    last_sync_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_management_account(self) -> bool:
+        return bool(self.account_id) and self.account_id == self.management_account_id
+
+    def credentials_for(self, purpose: str) -> AwsCredentials:
+        """The credentials for 'read' or 'action' work; actions fall back to read ones."""
+        if purpose == "action" and self.action_credentials_id:
+            assert self.action_credentials is not None
+            return self.action_credentials
+        return self.read_credentials
+
+    def freshness(self) -> str:
+        """'fresh', 'stale' or 'never' — what a page tells the user about its data."""
+        if self.last_synced_at is None:
+            return "never"
+        age = (timezone.now() - self.last_synced_at).total_seconds()
+        return "stale" if age > settings.STALE_AFTER_SECONDS else "fresh"
+
+
+class Grant(models.Model):
+    """A role held by a user on one connection."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grants")
+    connection = models.ForeignKey(AwsConnection, on_delete=models.CASCADE, related_name="grants")
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "connection", "role"], name="unique_grant")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} on {self.connection}"
+
+
+class SyncRun(models.Model):
+    """One pass of AWS -> database for a connection: what it cost and what it changed."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        OK = "ok"
+        FAILED = "failed"
+
+    connection = models.ForeignKey(AwsConnection, on_delete=models.CASCADE, related_name="sync_runs")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    calls = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    throttles = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    vanished = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["connection", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"sync {self.connection} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

@@ -1,0 +1,24 @@
+"""Root URLs. Each area's routes live beside its views."""
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+
+from . import inbox
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok", content_type="text/plain")
+
+
+urlpatterns = [
+    path("", inbox.inbox, name="inbox"),
+    path("accounts/", include("orgportal.auth_urls")),
+    path("connections/", include("orgportal.connection_urls")),
+    path("transfers/", include("transfers.urls")),
+    path("handshakes/", include("handshakes.urls")),
+    path("organization/", include("policies.urls")),
+    path("audit/", include("audit.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,1 @@
+"""Billing (responsibility) transfers: inbound (we pay) and outbound (another org pays for us)."""

@@ -1,0 +1,8 @@
+"""App config for billing transfers."""
+
+from django.apps import AppConfig
+
+
+class TransfersConfig(AppConfig):
+    name = "transfers"
+    verbose_name = "Billing transfers"

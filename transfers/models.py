@@ -1,0 +1,56 @@
+"""The local cache of responsibility transfers, plus what AWS does not keep: their history."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from orgportal.history import CachedAwsObject, ObservedChange
+
+
+class Direction(models.TextChoices):
+    # Inbound: this connection is the transfer's Target, the payer ("Pays for").
+    INBOUND = "inbound", "Inbound (we pay)"
+    # Outbound: this connection is the Source; another organization pays for it.
+    OUTBOUND = "outbound", "Outbound (paid by another organization)"
+
+
+class ResponsibilityTransfer(CachedAwsObject):
+    connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="transfers")
+    transfer_id = models.CharField(max_length=36)  # rt-...
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    arn = models.CharField(max_length=2048, blank=True)
+    name = models.CharField(max_length=128, blank=True)
+    type = models.CharField(max_length=32, default="BILLING")
+    status = models.CharField(max_length=32)
+    source_account_id = models.CharField(max_length=12, blank=True)
+    source_email = models.CharField(max_length=254, blank=True)
+    target_account_id = models.CharField(max_length=12, blank=True)
+    target_email = models.CharField(max_length=254, blank=True)
+    start_at = models.DateTimeField(null=True, blank=True)
+    end_at = models.DateTimeField(null=True, blank=True)
+    active_handshake_id = models.CharField(max_length=34, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "transfer_id"], name="unique_transfer_per_connection")
+        ]
+        indexes = [
+            models.Index(fields=["connection", "direction", "status"]),
+            models.Index(fields=["start_at", "id"]),
+            models.Index(fields=["changed_at", "id"]),
+            models.Index(fields=["active_handshake_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.transfer_id} ({self.status})"
+
+    @property
+    def counterparty_account_id(self) -> str:
+        return self.source_account_id if self.direction == Direction.INBOUND else self.target_account_id
+
+
+class TransferChange(ObservedChange):
+    transfer = models.ForeignKey(ResponsibilityTransfer, on_delete=models.CASCADE, related_name="changes")
+
+    class Meta(ObservedChange.Meta):
+        indexes = [models.Index(fields=["transfer", "observed_at"]), models.Index(fields=["observed_at", "id"])]
