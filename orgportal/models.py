@@ -165,3 +165,23 @@ class SyncRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class InFlightAction(models.Model):
+    """A claim on one AWS resource while a portal action on it is under way (see orgportal.actions).
+
+    The unique key is what makes "one action in flight per resource" hold across threads,
+    processes and hosts: the second INSERT fails on SQLite and PostgreSQL alike, so a double
+    click or a concurrent user never reaches AWS twice. Resource claims are deleted when the
+    action ends; form-submission claims stay (finished_at set) so a re-posted form is refused.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    connection = models.ForeignKey(AwsConnection, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=64)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.key}"
