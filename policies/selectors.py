@@ -1,0 +1,196 @@
+"""Reads for the organization and policy pages: what the API model knows about policy types, and
+the database queries the pages run (filtered, paginated). Nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Q, QuerySet
+
+from orgportal.models import AwsConnection
+
+from .models import EffectivePolicy, OrgAccount, OrganizationalUnit, Policy, PolicyAttachment, Root
+
+PAGE_SIZE = 50
+
+
+@functools.cache
+def service_model() -> Any:
+    """botocore's Organizations model: the source of every enum, pattern and limit used here."""
+    return botocore.session.get_session().get_service_model("organizations")
+
+
+def enum(shape_name: str) -> list[str]:
+    return list(service_model().shape_for(shape_name).enum)
+
+
+def shape_limits(shape_name: str) -> dict[str, Any]:
+    """min / max / pattern of a string shape, as the model states them."""
+    metadata = service_model().shape_for(shape_name).metadata
+    return {key: metadata[key] for key in ("min", "max", "pattern") if key in metadata}
+
+
+def policy_types() -> list[str]:
+    """Every policy type the model knows (a type AWS adds later appears with a newer botocore)."""
+    return enum("PolicyType")
+
+
+def effective_policy_types() -> list[str]:
+    """The types DescribeEffectivePolicy accepts (management policies; not SCPs or RCPs)."""
+    return enum("EffectivePolicyType")
+
+
+def feature_sets() -> list[str]:
+    return enum("OrganizationFeatureSet")
+
+
+# What each type governs, in a sentence, for the enable/disable confirmation. A type missing here
+# (one AWS adds later) still works: it gets GENERIC_DESCRIPTION.
+DESCRIPTIONS: dict[str, str] = {
+    "SERVICE_CONTROL_POLICY": "the most permissions that IAM users and roles in member accounts can ever have.",
+    "RESOURCE_CONTROL_POLICY": "the most permissions that anyone can have on resources in member accounts.",
+    "TAG_POLICY": "which tag keys and values resources must use, so cost allocation stays consistent.",
+    "BACKUP_POLICY": "AWS Backup plans applied to the accounts' resources.",
+    "AISERVICES_OPT_OUT_POLICY": "whether AWS AI services may store and use the accounts' content to improve.",
+    "CHATBOT_POLICY": "which chat applications (Slack, Microsoft Teams) may be used to manage the accounts.",
+    "DECLARATIVE_POLICY_EC2": "a baseline EC2, VPC and EBS configuration enforced in every account.",
+    "SECURITYHUB_POLICY": "how AWS Security Hub is enabled and configured in the accounts.",
+    "SECURITYHUB_CSPM_POLICY": "how Security Hub CSPM (posture management) is enabled in the accounts.",
+    "INSPECTOR_POLICY": "which Amazon Inspector scans (EC2, ECR, Lambda, code) are enabled, and in which Regions.",
+    "UPGRADE_ROLLOUT_POLICY": "the order in which accounts receive automatic upgrades of AWS services.",
+    "BEDROCK_POLICY": "Amazon Bedrock settings applied to the accounts, such as guardrails.",
+    "S3_POLICY": "account-level Amazon S3 settings, such as Block Public Access.",
+    "NETWORK_SECURITY_DIRECTOR_POLICY": "how AWS Network Security Director analyses the accounts' networks.",
+    "GUARDDUTY_POLICY": "which Amazon GuardDuty protection plans are enabled in the accounts.",
+}
+GENERIC_DESCRIPTION = "settings of an AWS service for the accounts the policy is attached to (see the AWS documentation)."
+
+
+@dataclass(frozen=True)
+class PolicyTypeInfo:
+    type: str
+    label: str
+    governs: str
+    has_effective_policy: bool
+
+
+def policy_type_info(policy_type: str) -> PolicyTypeInfo:
+    label = policy_type.replace("_", " ").title().replace("Aiservices", "AI services").replace("Ec2", "EC2")
+    return PolicyTypeInfo(
+        type=policy_type,
+        label=label,
+        governs=DESCRIPTIONS.get(policy_type, GENERIC_DESCRIPTION),
+        has_effective_policy=policy_type in effective_policy_types(),
+    )
+
+
+def policy_type_rows(root: Root) -> list[dict[str, Any]]:
+    """One row per type the model knows, with its status on `root` ('' = not enabled)."""
+    return [{"info": policy_type_info(t), "status": root.policy_type_status(t)} for t in policy_types()]
+
+
+# --- database reads ---------------------------------------------------------------------------
+
+
+def paginate(queryset: QuerySet[Any], page: str | int | None, per_page: int = PAGE_SIZE) -> Page:
+    return Paginator(queryset, per_page).get_page(page)
+
+
+def roots(connection: AwsConnection) -> QuerySet[Root]:
+    return Root.objects.filter(connection=connection, vanished_at__isnull=True).order_by("root_id")
+
+
+def accounts(connection: AwsConnection, *, q: str = "", parent_id: str = "") -> QuerySet[OrgAccount]:
+    rows = OrgAccount.objects.filter(connection=connection, vanished_at__isnull=True)
+    if parent_id:
+        rows = rows.filter(parent_id=parent_id)
+    if q:
+        rows = rows.filter(Q(account_id__icontains=q) | Q(name__icontains=q) | Q(email__icontains=q))
+    return rows.order_by("name", "account_id")
+
+
+def org_units(connection: AwsConnection, *, q: str = "", parent_id: str = "") -> QuerySet[OrganizationalUnit]:
+    rows = OrganizationalUnit.objects.filter(connection=connection, vanished_at__isnull=True)
+    if parent_id:
+        rows = rows.filter(parent_id=parent_id)
+    if q:
+        rows = rows.filter(Q(ou_id__icontains=q) | Q(name__icontains=q))
+    return rows.order_by("name", "ou_id")
+
+
+def policies(connection: AwsConnection, *, policy_type: str = "", q: str = "") -> QuerySet[Policy]:
+    rows = Policy.objects.filter(connection=connection, vanished_at__isnull=True).annotate(
+        target_count=Count("attachments", filter=Q(attachments__vanished_at__isnull=True))
+    )
+    if policy_type:
+        rows = rows.filter(type=policy_type)
+    if q:
+        rows = rows.filter(Q(policy_id__icontains=q) | Q(name__icontains=q) | Q(description__icontains=q))
+    return rows.order_by("type", "name", "policy_id")
+
+
+def policy_for(connection: AwsConnection, policy_id: str) -> Policy | None:
+    return Policy.objects.filter(connection=connection, policy_id=policy_id, vanished_at__isnull=True).first()
+
+
+def attachments(policy: Policy) -> QuerySet[PolicyAttachment]:
+    return policy.attachments.filter(vanished_at__isnull=True).order_by("target_type", "target_name", "target_id")
+
+
+def policies_for_target(connection: AwsConnection, target_id: str, *, policy_type: str = "") -> QuerySet[Policy]:
+    """What ListPoliciesForTarget would answer, from the cached attachments."""
+    rows = Policy.objects.filter(
+        connection=connection,
+        vanished_at__isnull=True,
+        attachments__target_id=target_id,
+        attachments__vanished_at__isnull=True,
+    )
+    if policy_type:
+        rows = rows.filter(type=policy_type)
+    return rows.order_by("type", "name")
+
+
+def target_name(connection: AwsConnection, target_id: str) -> tuple[str, str] | None:
+    """(type, name) of a root, OU or account of this connection, or None if the cache has no such target."""
+    if target_id.startswith("r-"):
+        root = Root.objects.filter(connection=connection, root_id=target_id).first()
+        return ("ROOT", root.name) if root else None
+    if target_id.startswith("ou-"):
+        ou = OrganizationalUnit.objects.filter(connection=connection, ou_id=target_id).first()
+        return ("ORGANIZATIONAL_UNIT", ou.name) if ou else None
+    account = OrgAccount.objects.filter(connection=connection, account_id=target_id).first()
+    return ("ACCOUNT", account.name) if account else None
+
+
+def targets(connection: AwsConnection) -> list[tuple[str, str]]:
+    """Every root, OU and account as (id, label) choices for attaching a policy."""
+    choices: list[tuple[str, str]] = [(r.root_id, f"Root {r.name} ({r.root_id})") for r in roots(connection)]
+    choices += [(o.ou_id, f"OU {o.name} ({o.ou_id})") for o in org_units(connection)]
+    choices += [(a.account_id, f"Account {a.name} ({a.account_id})") for a in accounts(connection)]
+    return choices
+
+
+def effective_policy(connection: AwsConnection, account_id: str, policy_type: str) -> EffectivePolicy | None:
+    return EffectivePolicy.objects.filter(
+        connection=connection, account_id=account_id, policy_type=policy_type, vanished_at__isnull=True
+    ).first()
+
+
+def invalid_effective_policies(
+    connections: QuerySet[AwsConnection] | list[AwsConnection], *, policy_type: str = ""
+) -> QuerySet[EffectivePolicy]:
+    rows = EffectivePolicy.objects.filter(connection__in=connections, invalid=True, vanished_at__isnull=True)
+    if policy_type:
+        rows = rows.filter(policy_type=policy_type)
+    return rows.select_related("connection").order_by("connection__name", "account_id", "policy_type")
+
+
+def account_names(connection: AwsConnection, account_ids: list[str]) -> dict[str, str]:
+    return dict(
+        OrgAccount.objects.filter(connection=connection, account_id__in=account_ids).values_list("account_id", "name")
+    )
