@@ -40,7 +40,7 @@ from django.test import Client
 from orgportal.models import AwsConnection, AwsCredentials, CredentialMode, Grant, Role
 
 MANAGEMENT_ACCOUNT_ID = "111111111111"
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test personas only
+PASSWORD = "correct-horse-battery-staple"
 
 _names = itertools.count(1)
 
@@ -115,7 +115,7 @@ def sim_org(orgsim: Any) -> SimOrg:
 
 def keys_credentials(account_id: str) -> AwsCredentials:
     credentials = AwsCredentials(mode=CredentialMode.KEYS, access_key_id=account_id)
-    credentials.secret_access_key = "orgsim-secret"  # noqa: S105 - orgsim accepts any secret
+    credentials.secret_access_key = "orgsim-secret"
     credentials.save()
     return credentials
 
