@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from . import crypto
+from .history import CachedAwsObject
 
 
 class Role(models.TextChoices):
@@ -185,3 +186,28 @@ class InFlightAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.key}"
+
+
+class Account(CachedAwsObject):
+    """An account of a connection's organization as ListAccounts gives it: how pages name parties.
+
+    Filled by the sync with the same rule as every cached object: a row is written only when its
+    fingerprint changes; an account AWS stops listing is marked vanished, never deleted.
+    """
+
+    connection = models.ForeignKey(AwsConnection, on_delete=models.CASCADE, related_name="accounts")
+    account_id = models.CharField(max_length=12)
+    name = models.CharField(max_length=128, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "account_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "account_id"], name="unique_account_per_connection")
+        ]
+        indexes = [models.Index(fields=["account_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.account_id} ({self.account_id})"
