@@ -1,0 +1,455 @@
+"""The read path: AWS pages in, database rows out, for one connection at a time.
+
+`sync_connection(connection)` claims the connection (a conditional UPDATE: one sync per
+connection at a time, across processes and hosts), reads the organization, its accounts, its
+handshakes and its billing transfers through the gateway, and upserts them with the one generic
+engine here (`Upsert`). The feature apps (`transfers/sync.py`, `handshakes/sync.py`) only say how
+an AWS dict becomes row fields.
+
+The engine's rules:
+- a row is written only when the fingerprint of its AWS fields changes; an unchanged sync
+  writes nothing (the existing fingerprints come from one query, compared in memory);
+- every observed change becomes a history row (`field: [old, new]`) and an audit event with
+  actor "AWS", in the same short transaction as the rows, one transaction per page — so a sync
+  cut off midway leaves consistent data and the next run simply completes it;
+- a row AWS no longer lists is marked vanished (never deleted), and only after every page of
+  its lists was read — a partial list never vanishes anything;
+- the next page is fetched from AWS while the current one is written (a small prefetch thread),
+  so database work hides behind network latency.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import aws
+from .history import ObservedChange
+from .models import Account, AwsConnection, SyncRun
+
+log = logging.getLogger(__name__)
+
+# A claim older than this is a sync that died without releasing it (a killed worker).
+CLAIM_TIMEOUT_SECONDS = getattr(settings, "SYNC_CLAIM_TIMEOUT_SECONDS", 1800)
+
+Kind = ObservedChange.Kind
+
+
+# --- the generic engine -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """How one kind of AWS object is cached: its model, key, tracked fields and history model."""
+
+    kind: str  # "transfer", "handshake", "account": names audit actions and resources
+    model: type[models.Model]
+    key_field: str
+    fields: tuple[str, ...]  # every field the AWS dict fills (the key included)
+    change_model: type[models.Model] | None = None
+    change_fk: str = ""  # the change model's foreign key to `model`
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    vanished: int = 0
+
+
+def to_json(value: Any) -> Any:
+    """A field value in the form history and fingerprints store (UTC ISO timestamps)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def normalize(value: Any) -> Any:
+    # botocore parses timestamps in the local zone; the database gives back UTC.
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value
+
+
+def fingerprint(values: dict[str, Any], fields: Iterable[str]) -> str:
+    payload = json.dumps([to_json(values.get(name)) for name in fields], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Upsert:
+    """Upserts the pages of one kind of object for one connection during one sync run."""
+
+    def __init__(self, mirror: Mirror, connection: AwsConnection, run: SyncRun | None, counts: Counts) -> None:
+        self.mirror = mirror
+        self.connection = connection
+        self.run = run
+        self.counts = counts
+        manager = mirror.model._default_manager
+        # One query: key -> (pk, fingerprint, vanished_at). Pages compare against this in memory.
+        self.known: dict[str, tuple[int, str, datetime | None]] = {
+            key: (pk, fp, vanished)
+            for pk, key, fp, vanished in manager.filter(connection=connection).values_list(
+                "pk", mirror.key_field, "fingerprint", "vanished_at"
+            )
+        }
+        self.seen: set[str] = set()
+
+    def page(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Apply one page of mapped rows (dicts of `mirror.fields`)."""
+        mirror = self.mirror
+        new: list[tuple[dict[str, Any], str]] = []
+        changed: list[tuple[int, dict[str, Any], str, bool]] = []
+        for raw in rows:
+            values = {name: normalize(raw.get(name)) for name in mirror.fields}
+            key = values[mirror.key_field]
+            if key in self.seen:  # listed twice (e.g. by account and by organization): first wins
+                continue
+            self.seen.add(key)
+            digest = fingerprint(values, mirror.fields)
+            known = self.known.get(key)
+            if known is None:
+                new.append((values, digest))
+            elif known[1] != digest or known[2] is not None:
+                changed.append((known[0], values, digest, known[2] is not None))
+            else:
+                self.counts.unchanged += 1
+        if new or changed:
+            with transaction.atomic():
+                self._write(new, changed)
+
+    def _write(
+        self, new: list[tuple[dict[str, Any], str]], changed: list[tuple[int, dict[str, Any], str, bool]]
+    ) -> None:
+        mirror = self.mirror
+        model = mirror.model
+        manager = model._default_manager
+        now = timezone.now()
+        history: list[tuple[int, str, dict[str, Any]]] = []  # (pk, kind, changes)
+        audit: list[dict[str, Any]] = []
+
+        if new:
+            objs = [
+                model(
+                    connection=self.connection,
+                    fingerprint=digest,
+                    first_seen_at=now,
+                    changed_at=now,
+                    **values,
+                )
+                for values, digest in new
+            ]
+            manager.bulk_create(objs, batch_size=500)
+            missing = [obj for obj in objs if obj.pk is None]
+            if missing:  # a backend that cannot return ids from a bulk insert
+                ids = dict(
+                    manager.filter(
+                        connection=self.connection,
+                        **{f"{mirror.key_field}__in": [getattr(o, mirror.key_field) for o in missing]},
+                    ).values_list(mirror.key_field, "pk")
+                )
+                for obj in missing:
+                    obj.pk = ids[getattr(obj, mirror.key_field)]
+            for obj, (values, digest) in zip(objs, new, strict=True):
+                key = values[mirror.key_field]
+                self.known[key] = (obj.pk, digest, None)
+                fields = {name: to_json(values[name]) for name in mirror.fields if name != mirror.key_field}
+                history.append((obj.pk, Kind.CREATED, fields))
+                audit.append(self._event(f"{mirror.kind}.created", key, fields))
+            self.counts.created += len(new)
+
+        if changed:
+            current = manager.in_bulk([pk for pk, *_ in changed])
+            updated = []
+            for pk, values, digest, reappeared in changed:
+                obj = current[pk]
+                diff = {
+                    name: [to_json(getattr(obj, name)), to_json(values[name])]
+                    for name in mirror.fields
+                    if to_json(getattr(obj, name)) != to_json(values[name])
+                }
+                for name, value in values.items():
+                    setattr(obj, name, value)
+                obj.fingerprint = digest
+                obj.vanished_at = None
+                if diff:
+                    obj.changed_at = now
+                updated.append(obj)
+                key = values[mirror.key_field]
+                self.known[key] = (pk, digest, None)
+                kind = Kind.REAPPEARED if reappeared else Kind.CHANGED
+                history.append((pk, kind, diff))
+                audit.append(self._event(f"{mirror.kind}.{kind}", key, {"changes": diff}))
+            manager.bulk_update(updated, [*mirror.fields, "fingerprint", "vanished_at", "changed_at"], batch_size=500)
+            self.counts.changed += len(changed)
+
+        self._history_and_audit(history, audit, now)
+
+    def finish(self) -> None:
+        """Every list of this kind was read to the end: mark what AWS no longer lists."""
+        gone = [(key, pk) for key, (pk, _, vanished) in self.known.items() if key not in self.seen and vanished is None]
+        if not gone:
+            return
+        now = timezone.now()
+        with transaction.atomic():
+            self.mirror.model._default_manager.filter(pk__in=[pk for _, pk in gone]).update(vanished_at=now)
+            history = [(pk, Kind.VANISHED, {}) for _, pk in gone]
+            audit = [self._event(f"{self.mirror.kind}.vanished", key, {}) for key, _ in gone]
+            self._history_and_audit(history, audit, now)
+        for key, pk in gone:
+            self.known[key] = (pk, self.known[key][1], now)
+        self.counts.vanished += len(gone)
+
+    def _event(self, action: str, key: str, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "action": action,
+            "actor_label": "AWS",
+            "connection": self.connection,
+            "resource": f"{self.mirror.kind}/{key}",
+            "params": params,
+        }
+
+    def _history_and_audit(
+        self, history: list[tuple[int, str, dict[str, Any]]], audit: list[dict[str, Any]], now: datetime
+    ) -> None:
+        from audit.events import record_many
+
+        mirror = self.mirror
+        if mirror.change_model is not None and history:
+            mirror.change_model._default_manager.bulk_create(
+                [
+                    mirror.change_model(
+                        **{f"{mirror.change_fk}_id": pk},
+                        observed_at=now,
+                        kind=kind,
+                        changes=changes,
+                        sync_run=self.run,
+                    )
+                    for pk, kind, changes in history
+                ],
+                batch_size=500,
+            )
+        if audit:
+            record_many(audit)
+
+
+def prefetched(pages: Iterator[list[dict[str, Any]]], depth: int = 2) -> Iterator[list[dict[str, Any]]]:
+    """Fetch the next pages in a thread while the caller writes the current one.
+
+    The thread only talks to AWS (never to the database) and runs in a copy of the caller's
+    context, so the gateway's call statistics land in the same SyncRun.
+    """
+    done = object()
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    context = contextvars.copy_context()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                if stop.is_set():
+                    return
+                buffer.put(page)
+            buffer.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            buffer.put(exc)
+
+    thread = threading.Thread(target=context.run, args=(produce,), daemon=True, name="aws-prefetch")
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        # Unblock a producer waiting on a full buffer, then let it end.
+        while thread.is_alive():
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def sync_list(
+    upsert: Upsert,
+    client: Any,
+    operation: str,
+    result_key: str,
+    mapper: Callable[[dict[str, Any]], dict[str, Any]],
+    **params: Any,
+) -> None:
+    """Page one list call to the end, upserting each page as it arrives."""
+    for page in prefetched(aws.iter_pages(client, operation, result_key, **params)):
+        upsert.page(mapper(item) for item in page)
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+ACCOUNT = Mirror(
+    kind="account",
+    model=Account,
+    key_field="account_id",
+    fields=("account_id", "name", "email", "status", "joined_at"),
+)
+
+
+def account_row(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "account_id": item["Id"],
+        "name": item.get("Name", ""),
+        "email": item.get("Email", ""),
+        "status": item.get("State") or item.get("Status", ""),
+        "joined_at": item.get("JoinedTimestamp"),
+    }
+
+
+# --- one connection ---------------------------------------------------------------------------
+
+
+def claim(connection: AwsConnection) -> datetime | None:
+    """Claim `connection` for a sync; the claim time, or None when another sync holds it."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=CLAIM_TIMEOUT_SECONDS)
+    won = (
+        AwsConnection.objects.filter(pk=connection.pk)
+        .filter(Q(sync_claimed_at__isnull=True) | Q(sync_claimed_at__lt=stale))
+        .update(sync_claimed_at=now)
+    )
+    return now if won == 1 else None
+
+
+def release(connection: AwsConnection, claimed_at: datetime) -> None:
+    # Only our own claim: after a timeout another sync may have taken over.
+    AwsConnection.objects.filter(pk=connection.pk, sync_claimed_at=claimed_at).update(sync_claimed_at=None)
+
+
+IDENTITY_FIELDS = (
+    "account_id",
+    "account_email",
+    "organization_id",
+    "organization_arn",
+    "feature_set",
+    "management_account_id",
+    "management_account_email",
+)
+
+
+def identity_from(organization: dict[str, Any], caller: dict[str, Any] | None) -> dict[str, str]:
+    """The connection's identity fields from DescribeOrganization (and DescribeAccount)."""
+    management_id = organization.get("MasterAccountId", "")
+    return {
+        "account_id": (caller or {}).get("Id", management_id),
+        "account_email": (caller or {}).get("Email", organization.get("MasterAccountEmail", "")),
+        "organization_id": organization.get("Id", ""),
+        "organization_arn": organization.get("Arn", ""),
+        "feature_set": organization.get("FeatureSet", ""),
+        "management_account_id": management_id,
+        "management_account_email": organization.get("MasterAccountEmail", ""),
+    }
+
+
+def save_identity(connection: AwsConnection, identity: dict[str, str]) -> None:
+    """Write the identity fields only when they differ (an unchanged sync writes nothing)."""
+    changed = {name: value for name, value in identity.items() if getattr(connection, name) != value}
+    if changed:
+        AwsConnection.objects.filter(pk=connection.pk).update(**changed)
+        for name, value in changed.items():
+            setattr(connection, name, value)
+
+
+def sync_connection(connection: AwsConnection) -> SyncRun | None:
+    """One sync of `connection`; its SyncRun, or None when another sync of it is under way.
+
+    AWS failures are recorded on the SyncRun (`status` failed, `error` in plain words) and on the
+    connection; the AwsError is kept on `run.aws_error` so the task can decide to retry.
+    Anything else is a bug: recorded, then raised.
+    """
+    from handshakes.sync import sync_handshakes
+    from transfers.sync import sync_transfers
+
+    claimed_at = claim(connection)
+    if claimed_at is None:
+        log.info("connection %s is already being synced; skipped", connection.pk)
+        return None
+    run = SyncRun.objects.create(connection=connection, started_at=timezone.now())
+    run.aws_error = None  # type: ignore[attr-defined]
+    counts = Counts()
+    started = time.monotonic()
+    failure: BaseException | None = None
+    try:
+        with aws.recording() as stats:
+            try:
+                client = aws.client_for(connection, "read")
+                organization = aws.call(client, "DescribeOrganization").data["Organization"]
+                save_identity(connection, identity_from(organization, caller=None))
+                accounts = Upsert(ACCOUNT, connection, run, counts)
+                sync_list(accounts, client, "ListAccounts", "Accounts", account_row)
+                accounts.finish()
+                sync_handshakes(connection, client, run, counts)
+                sync_transfers(connection, client, run, counts)
+            finally:
+                run.calls, run.pages, run.retries, run.throttles = (
+                    stats.calls,
+                    stats.pages,
+                    stats.retries,
+                    stats.throttles,
+                )
+    except aws.AwsError as exc:
+        failure = exc
+        run.aws_error = exc  # type: ignore[attr-defined]
+        run.error = f"{exc.user_message} ({exc.code}{', request ' + exc.request_id if exc.request_id else ''})"
+    except BaseException as exc:
+        failure = exc
+        run.error = f"Unexpected error: {type(exc).__name__}: {exc}"
+        log.exception("sync of connection %s failed", connection.pk)
+    finally:
+        run.created, run.changed = counts.created, counts.changed
+        run.unchanged, run.vanished = counts.unchanged, counts.vanished
+        run.status = SyncRun.Status.FAILED if failure is not None else SyncRun.Status.OK
+        run.finished_at = timezone.now()
+        run.save()
+        outcome: dict[str, Any] = {
+            "last_sync_ok": failure is None,
+            "last_sync_error": run.error,
+        }
+        if failure is None:
+            outcome["last_synced_at"] = run.finished_at
+        AwsConnection.objects.filter(pk=connection.pk).update(**outcome)
+        for name, value in outcome.items():
+            setattr(connection, name, value)
+        release(connection, claimed_at)
+        log.info(
+            "synced connection %s in %.2fs: %s (%d calls, %d pages, +%d ~%d =%d -%d)",
+            connection.pk,
+            time.monotonic() - started,
+            run.status,
+            run.calls,
+            run.pages,
+            run.created,
+            run.changed,
+            run.unchanged,
+            run.vanished,
+        )
+    if failure is not None and not isinstance(failure, aws.AwsError):
+        raise failure
+    return run

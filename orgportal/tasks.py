@@ -1,0 +1,84 @@
+"""Celery tasks of the read path: thin wrappers around `orgportal.sync`.
+
+Beat runs `sync_all` every SYNC_INTERVAL_SECONDS; it queues one `sync_connection_task` per
+enabled connection, so many connections sync in parallel across every worker. "Sync now" queues
+the same task. A transient AWS failure (throttling, a 5xx, the network) retries with exponential
+backoff and jitter; a refusal (bad credentials, access denied) does not — the SyncRun says why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+
+from . import aws
+from .models import AwsConnection
+from .sync import sync_connection
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_NAME = "orgportal: sync every connection"
+
+
+class TransientSyncError(Exception):
+    """A sync failed for a reason worth retrying (kept picklable/JSON-free for Celery)."""
+
+
+@shared_task(
+    autoretry_for=(TransientSyncError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def sync_connection_task(connection_id: int) -> str:
+    connection = AwsConnection.objects.filter(pk=connection_id, sync_enabled=True).first()
+    if connection is None:
+        return "skipped: no such enabled connection"
+    run = sync_connection(connection)
+    if run is None:
+        return "skipped: already syncing"
+    error: aws.AwsError | None = getattr(run, "aws_error", None)
+    if error is not None and error.transient:
+        raise TransientSyncError(error.user_message)
+    return run.status
+
+
+@shared_task
+def sync_all() -> int:
+    """Queue one sync per enabled connection; how many were queued."""
+    ids = list(AwsConnection.objects.filter(sync_enabled=True).values_list("pk", flat=True))
+    for pk in ids:
+        sync_connection_task.delay(pk)
+    return len(ids)
+
+
+def queue_sync(connection: AwsConnection) -> None:
+    """What "Sync now" does: queue the beat's task once the current transaction commits."""
+    sync_connection_task.delay_on_commit(connection.pk)
+
+
+def ensure_schedule(interval_seconds: int | None = None) -> bool:
+    """Create or update the beat entry for `sync_all` (idempotent); True if anything changed."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every = interval_seconds or settings.SYNC_INTERVAL_SECONDS
+    with transaction.atomic():
+        schedule, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
+        task, created = PeriodicTask.objects.get_or_create(
+            name=SCHEDULE_NAME,
+            defaults={"task": sync_all.name, "interval": schedule, "args": json.dumps([])},
+        )
+        if created:
+            return True
+        if task.interval_id != schedule.pk or task.task != sync_all.name or not task.enabled:
+            task.interval = schedule
+            task.task = sync_all.name
+            task.enabled = True
+            task.save()
+            return True
+    return False
