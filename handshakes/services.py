@@ -10,7 +10,6 @@ cannot skip them either.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -18,148 +17,51 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from orgportal import aws
-from orgportal.actions import ActionRefused, perform, resource_key
-from orgportal.history import ObservedChange
+from orgportal.actions import ActionRefused, apply_to_row, perform, resource_key
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import require_role
-from transfers.models import ResponsibilityTransfer, TransferChange
+from transfers.models import ResponsibilityTransfer
 
-from .models import OPEN_STATES, Direction, Handshake, HandshakeChange
+from .models import OPEN_STATES, Direction, Handshake
+from .sync import HANDSHAKE, handshake_row
 
 # What a decided handshake means for the billing transfer it carries (AWS moves both together).
 TRANSFER_STATUS_AFTER = {"ACCEPTED": "ACCEPTED", "DECLINED": "DECLINED", "CANCELED": "CANCELED"}
 
-# The fields an action may change on a cached handshake, and where they come from in AWS's shape.
-_TRACKED = ("state", "expires_at", "requested_at", "parties", "resources", "arn", "action")
-
-
-def parse_aws_time(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
-    return datetime.fromtimestamp(float(value), tz=UTC)
-
-
-def jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    return value
-
-
-def walk_resources(resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for resource in resources or []:
-        out.append(resource)
-        out.extend(walk_resources(resource.get("Resources") or []))
-    return out
-
-
-def aws_handshake_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """The cached columns AWS's Handshake shape fills (direction and counterparty excluded: they
-    depend on which side is looking, and an action never changes them)."""
-    resources = jsonable(data.get("Resources") or [])
-    fields: dict[str, Any] = {
-        "arn": data.get("Arn", ""),
-        "action": data.get("Action", ""),
-        "state": data.get("State", ""),
-        "requested_at": parse_aws_time(data.get("RequestedTimestamp")),
-        "expires_at": parse_aws_time(data.get("ExpirationTimestamp")),
-        "parties": jsonable(data.get("Parties") or []),
-        "resources": resources,
-    }
-    for resource in walk_resources(resources):
-        if resource.get("Type") == "RESPONSIBILITY_TRANSFER":
-            fields["transfer_id"] = resource.get("Value", "")
-        elif resource.get("Type") == "TRANSFER_START_TIMESTAMP":
-            fields["transfer_start_at"] = _parse_start(resource.get("Value", ""))
-    return fields
-
-
-def _parse_start(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
-
-
-def _diff(row: Any, fields: dict[str, Any]) -> dict[str, list[Any]]:
-    changes: dict[str, list[Any]] = {}
-    for name, new in fields.items():
-        old = getattr(row, name)
-        if old != new:
-            changes[name] = [jsonable(old), jsonable(new)]
-    return changes
-
 
 def apply_handshake(*, handshake: Handshake, data: dict[str, Any]) -> Handshake:
-    """Write AWS's answer about `handshake` to its cached row, with an "action" change entry.
-    Runs inside the caller's transaction (the write path's outcome transaction)."""
-    fields = aws_handshake_fields(data)
-    changes = _diff(handshake, fields)
-    if changes:
-        now = timezone.now()
-        for name, value in fields.items():
-            setattr(handshake, name, value)
-        handshake.changed_at = now
-        handshake.vanished_at = None
-        handshake.save()
-        HandshakeChange.objects.create(
-            handshake=handshake, kind=ObservedChange.Kind.ACTION, changes=changes, observed_at=now
-        )
-        if "state" in changes:
-            _follow_transfer(handshake)
+    """Write AWS's answer about `handshake` to its cached row (mapped exactly as the sync maps a
+    listed handshake), with an "action" change entry. Runs inside the outcome transaction."""
+    old_state = handshake.state
+    apply_to_row(handshake, HANDSHAKE, handshake_row(data, handshake.connection))
+    if handshake.state != old_state:
+        _follow_transfer(handshake)
     return handshake
 
 
 def _follow_transfer(handshake: Handshake) -> None:
     """A TRANSFER_RESPONSIBILITY handshake decided in AWS decides its transfer too: mirror that on
-    the cached transfer rows of the same connection (the next sync confirms from AWS)."""
+    the cached transfer rows of the same connection (the next sync confirms it from AWS)."""
+    from transfers.sync import TRANSFER
+
     status = TRANSFER_STATUS_AFTER.get(handshake.state)
     if not handshake.transfer_id or status is None:
         return
-    now = timezone.now()
     for transfer in ResponsibilityTransfer.objects.filter(
         connection_id=handshake.connection_id, transfer_id=handshake.transfer_id
     ).exclude(status=status):
-        changes = {"status": [transfer.status, status]}
-        transfer.status = status
-        transfer.changed_at = now
-        transfer.save(update_fields=["status", "changed_at"])
-        TransferChange.objects.create(
-            transfer=transfer, kind=ObservedChange.Kind.ACTION, changes=changes, observed_at=now
-        )
+        apply_to_row(transfer, TRANSFER, {"status": status})
 
 
-def create_sent_handshake(*, connection: AwsConnection, data: dict[str, Any], counterparty: str) -> Handshake:
+def create_sent_handshake(*, connection: AwsConnection, data: dict[str, Any]) -> Handshake:
     """Cache a handshake this connection just sent (an invitation), as AWS returned it."""
-    fields = aws_handshake_fields(data)
-    now = timezone.now()
-    handshake, created = Handshake.objects.get_or_create(
-        connection=connection,
-        handshake_id=data["Id"],
-        defaults={**fields, "direction": Direction.SENT, "counterparty": counterparty, "first_seen_at": now},
-    )
-    if created:
-        HandshakeChange.objects.create(
-            handshake=handshake,
-            kind=ObservedChange.Kind.ACTION,
-            changes={"state": [None, handshake.state]},
-            observed_at=now,
-        )
-    else:
-        apply_handshake(handshake=handshake, data=data)
+    existing = Handshake.objects.filter(connection=connection, handshake_id=data["Id"]).first()
+    if existing is not None:
+        return apply_handshake(handshake=existing, data=data)
+    handshake = Handshake(connection=connection)
+    row = handshake_row(data, connection)
+    row["direction"] = Direction.SENT  # we just sent it, whatever our cached identity says
+    apply_to_row(handshake, HANDSHAKE, row)
     return handshake
 
 
@@ -302,7 +204,7 @@ def organization_invite_account(
         key=resource_key(f"invite-account:{connection.pk}", target_id.lower()),
         operation="InviteAccountToOrganization",
         params=params,
-        apply=lambda data: create_sent_handshake(connection=connection, data=data["Handshake"], counterparty=target_id),
+        apply=lambda data: create_sent_handshake(connection=connection, data=data["Handshake"]),
         submission=submission,
     )
     result: Handshake = outcome.result
@@ -332,9 +234,7 @@ def organization_enable_all_features(
         operation="EnableAllFeatures",
         params={},
         guard=guard,
-        apply=lambda data: create_sent_handshake(
-            connection=connection, data=data["Handshake"], counterparty=connection.organization_id
-        ),
+        apply=lambda data: create_sent_handshake(connection=connection, data=data["Handshake"]),
         submission=submission,
     )
     result: Handshake = outcome.result

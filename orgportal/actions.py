@@ -262,3 +262,36 @@ def perform(
         if submission_claim is not None:
             _release(submission_claim, keep=True)
     return Outcome(result=result, request_id=request_id)
+
+
+def apply_to_row(obj: Any, mirror: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Write `values` (AWS fields mapped as the sync maps them) to the cached row `obj` and record
+    an "action" change; returns the diff. The fingerprint is computed exactly as the sync does, so
+    the next sync, seeing the same state in AWS, writes nothing more. Call inside the outcome
+    transaction. `mirror` is the sync's `Mirror` of the row's model."""
+    from orgportal.history import ObservedChange
+    from orgportal.sync import fingerprint, normalize, to_json
+
+    values = {name: normalize(value) for name, value in values.items() if name in mirror.fields}
+    diff = {
+        name: [to_json(getattr(obj, name)), to_json(value)]
+        for name, value in values.items()
+        if to_json(getattr(obj, name)) != to_json(value)
+    }
+    creating = obj.pk is None
+    for name, value in values.items():
+        setattr(obj, name, value)
+    if not diff and not creating and obj.vanished_at is None:
+        return diff
+    now = timezone.now()
+    obj.fingerprint = fingerprint({name: getattr(obj, name) for name in mirror.fields}, mirror.fields)
+    obj.vanished_at = None
+    obj.changed_at = now
+    if creating:
+        obj.first_seen_at = now
+        diff = {name: [None, to_json(getattr(obj, name))] for name in mirror.fields if name != mirror.key_field}
+    obj.save()
+    mirror.change_model.objects.create(
+        **{mirror.change_fk: obj}, kind=ObservedChange.Kind.ACTION, changes=diff, observed_at=now
+    )
+    return diff

@@ -12,6 +12,7 @@ import calendar
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -19,18 +20,15 @@ from handshakes.models import Handshake
 from handshakes.services import (
     apply_handshake,
     create_sent_handshake,
-    jsonable,
-    parse_aws_time,
     resync_handshake,
-    walk_resources,
 )
 from orgportal import aws
-from orgportal.actions import ActionRefused, perform, resource_key
-from orgportal.history import ObservedChange
+from orgportal.actions import ActionRefused, apply_to_row, perform, resource_key
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import require_role
 
-from .models import Direction, ResponsibilityTransfer, TransferChange
+from .models import Direction, ResponsibilityTransfer
+from .sync import TRANSFER, transfer_row
 
 # The invited organization must accept at least this long before the start (AWS's rule), plus a
 # margin so an offered month is still valid when the other side reads the invitation.
@@ -75,52 +73,15 @@ def end_choices(now: datetime | None = None) -> list[datetime]:
     return ends
 
 
-def aws_transfer_fields(data: dict[str, Any]) -> dict[str, Any]:
-    """The cached columns AWS's ResponsibilityTransfer shape fills (direction excluded)."""
-    source = data.get("Source") or {}
-    target = data.get("Target") or {}
-    return {
-        "arn": data.get("Arn", ""),
-        "name": data.get("Name", ""),
-        "type": data.get("Type", "BILLING"),
-        "status": data.get("Status", ""),
-        "source_account_id": source.get("ManagementAccountId", ""),
-        "source_email": source.get("ManagementAccountEmail", ""),
-        "target_account_id": target.get("ManagementAccountId", ""),
-        "target_email": target.get("ManagementAccountEmail", ""),
-        "start_at": parse_aws_time(data.get("StartTimestamp")),
-        "end_at": parse_aws_time(data.get("EndTimestamp")),
-        "active_handshake_id": data.get("ActiveHandshakeId", ""),
-    }
-
-
 def apply_transfer(*, transfer: ResponsibilityTransfer, data: dict[str, Any]) -> ResponsibilityTransfer:
-    """Write AWS's answer about `transfer` to its cached row, with an "action" change entry."""
-    fields = {k: v for k, v in aws_transfer_fields(data).items() if v not in ("", None) or k == "end_at"}
-    if data.get("EndTimestamp") is None:
-        fields.pop("end_at", None)
-    changes: dict[str, list[Any]] = {}
-    for name, new in fields.items():
-        old = getattr(transfer, name)
-        if old != new:
-            changes[name] = [jsonable(old), jsonable(new)]
-    if changes:
-        now = timezone.now()
-        for name, value in fields.items():
-            setattr(transfer, name, value)
-        transfer.changed_at = now
-        transfer.vanished_at = None
-        transfer.save()
-        TransferChange.objects.create(
-            transfer=transfer, kind=ObservedChange.Kind.ACTION, changes=changes, observed_at=now
-        )
+    """Write AWS's answer about `transfer` to its cached row (mapped exactly as the sync maps a
+    listed transfer), with an "action" change entry. Runs inside the outcome transaction."""
+    apply_to_row(transfer, TRANSFER, transfer_row(data, transfer.direction))
     return transfer
 
 
 def resync_transfer(transfer: ResponsibilityTransfer) -> str:
     """Read the transfer again (DescribeResponsibilityTransfer) and cache it; a sentence for the user."""
-    from django.db import transaction
-
     try:
         result = aws.call(
             transfer.connection, "DescribeResponsibilityTransfer", purpose="read", Id=transfer.transfer_id
@@ -177,8 +138,8 @@ def transfer_invite(
         params["Tags"] = tags
 
     def apply(data: dict[str, Any]) -> Handshake:
-        handshake = create_sent_handshake(connection=connection, data=data["Handshake"], counterparty=target_id)
-        _cache_new_transfer(connection=connection, handshake=handshake, data=data["Handshake"], params=params)
+        handshake = create_sent_handshake(connection=connection, data=data["Handshake"])
+        _cache_new_transfer(connection=connection, handshake=handshake, params=params)
         return handshake
 
     outcome = perform(
@@ -198,44 +159,28 @@ def transfer_invite(
     return result
 
 
-def _cache_new_transfer(
-    *, connection: AwsConnection, handshake: Handshake, data: dict[str, Any], params: dict[str, Any]
-) -> None:
+def _cache_new_transfer(*, connection: AwsConnection, handshake: Handshake, params: dict[str, Any]) -> None:
     """The invitation names the new transfer in a RESPONSIBILITY_TRANSFER resource: cache it as an
     inbound (we pay) transfer awaiting an answer, so it shows at once; the next sync completes it."""
-    transfer_id = next(
-        (
-            r.get("Value", "")
-            for r in walk_resources(data.get("Resources") or [])
-            if r.get("Type") == "RESPONSIBILITY_TRANSFER"
-        ),
-        "",
-    )
-    if not transfer_id:
+    if not handshake.transfer_id:
+        return
+    if ResponsibilityTransfer.objects.filter(connection=connection, transfer_id=handshake.transfer_id).exists():
         return
     target = params["Target"]
-    now = timezone.now()
-    transfer, created = ResponsibilityTransfer.objects.get_or_create(
-        connection=connection,
-        transfer_id=transfer_id,
-        defaults={
-            "direction": Direction.INBOUND,
-            "name": params["SourceName"],
-            "type": params["Type"],
-            "status": "REQUESTED",
-            "source_account_id": target["Id"] if target["Type"] == "ACCOUNT" else "",
-            "source_email": target["Id"] if target["Type"] == "EMAIL" else "",
-            "target_account_id": connection.account_id,
-            "target_email": connection.account_email,
-            "start_at": params["StartTimestamp"],
-            "active_handshake_id": handshake.handshake_id,
-            "first_seen_at": now,
-        },
-    )
-    if created:
-        TransferChange.objects.create(
-            transfer=transfer, kind=ObservedChange.Kind.ACTION, changes={"status": [None, "REQUESTED"]}, observed_at=now
-        )
+    source = {("ManagementAccountId" if target["Type"] == "ACCOUNT" else "ManagementAccountEmail"): target["Id"]}
+    ours = {"ManagementAccountId": connection.account_id, "ManagementAccountEmail": connection.account_email}
+    data = {
+        "Id": handshake.transfer_id,
+        "Name": params["SourceName"],
+        "Type": params["Type"],
+        "Status": "REQUESTED",
+        "Source": source,
+        "Target": {k: v for k, v in ours.items() if v},
+        "StartTimestamp": params["StartTimestamp"],
+        "ActiveHandshakeId": handshake.handshake_id,
+    }
+    transfer = ResponsibilityTransfer(connection=connection)
+    apply_to_row(transfer, TRANSFER, transfer_row(data, Direction.INBOUND))
 
 
 def transfer_cancel(
@@ -263,7 +208,7 @@ def transfer_cancel(
         if cached is not None:
             apply_handshake(handshake=cached, data=data["Handshake"])  # moves the transfer row too
         if data["Handshake"].get("State") == "CANCELED":
-            apply_transfer(transfer=transfer, data={"Status": "CANCELED"})
+            apply_to_row(transfer, TRANSFER, {"status": "CANCELED"})
         transfer.refresh_from_db()
         return transfer
 
