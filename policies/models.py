@@ -55,29 +55,22 @@ class OrganizationalUnit(CachedAwsObject):
         return f"{self.name} ({self.ou_id})"
 
 
-class OrgAccount(CachedAwsObject):
-    """A member account as ListAccounts gives it, and its parent (root or OU) from ListChildren."""
+class AccountPlacement(CachedAwsObject):
+    """Where an account sits: its parent (root or OU), from ListChildren. The account itself (name,
+    email, status) is the foundation's `orgportal.Account`, filled from ListAccounts."""
 
-    connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="org_accounts")
+    connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="+")
     account_id = models.CharField(max_length=12)
-    arn = models.CharField(max_length=2048, blank=True)
-    name = models.CharField(max_length=128, blank=True)
-    email = models.CharField(max_length=254, blank=True)
-    status = models.CharField(max_length=32, blank=True)
-    state = models.CharField(max_length=32, blank=True)
-    joined_method = models.CharField(max_length=32, blank=True)
-    joined_at = models.DateTimeField(null=True, blank=True)
-    parent_id = models.CharField(max_length=100, blank=True)
+    parent_id = models.CharField(max_length=100)
 
     class Meta:
-        ordering = ["name", "account_id"]
         constraints = [
-            models.UniqueConstraint(fields=["connection", "account_id"], name="unique_org_account_per_connection")
+            models.UniqueConstraint(fields=["connection", "account_id"], name="unique_placement_per_connection")
         ]
-        indexes = [models.Index(fields=["connection", "parent_id"]), models.Index(fields=["connection", "name"])]
+        indexes = [models.Index(fields=["connection", "parent_id"])]
 
     def __str__(self) -> str:
-        return f"{self.name or self.account_id} ({self.account_id})"
+        return f"{self.account_id} in {self.parent_id}"
 
 
 class Policy(CachedAwsObject):
@@ -111,6 +104,8 @@ class PolicyAttachment(CachedAwsObject):
 
     connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="+")
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="attachments")
+    # "<policy id>:<target id>": the one key the generic sync engine needs per connection.
+    attachment_key = models.CharField(max_length=240, default="")
     target_id = models.CharField(max_length=100)
     target_type = models.CharField(max_length=32, blank=True)
     target_name = models.CharField(max_length=128, blank=True)
@@ -119,7 +114,8 @@ class PolicyAttachment(CachedAwsObject):
     class Meta:
         ordering = ["target_type", "target_name", "target_id"]
         constraints = [
-            models.UniqueConstraint(fields=["policy", "target_id"], name="unique_attachment_per_policy")
+            models.UniqueConstraint(fields=["policy", "target_id"], name="unique_attachment_per_policy"),
+            models.UniqueConstraint(fields=["connection", "attachment_key"], name="unique_attachment_key"),
         ]
         indexes = [models.Index(fields=["connection", "target_id"])]
 
@@ -136,6 +132,8 @@ class EffectivePolicy(CachedAwsObject):
     """
 
     connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="+")
+    # "<account id>:<policy type>": the one key the generic sync engine needs per connection.
+    effective_key = models.CharField(max_length=100, default="")
     account_id = models.CharField(max_length=12)
     policy_type = models.CharField(max_length=64)
     found = models.BooleanField(default=False)
@@ -151,7 +149,8 @@ class EffectivePolicy(CachedAwsObject):
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "account_id", "policy_type"], name="unique_effective_policy_per_connection"
-            )
+            ),
+            models.UniqueConstraint(fields=["connection", "effective_key"], name="unique_effective_key"),
         ]
         indexes = [models.Index(fields=["connection", "invalid", "policy_type"])]
 

@@ -4,35 +4,29 @@ the database queries the pages run (filtered, paginated). Nothing here calls AWS
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.session
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from orgportal.models import AwsConnection
+from orgportal import aws
+from orgportal.models import Account, AwsConnection
 
-from .models import EffectivePolicy, OrgAccount, OrganizationalUnit, Policy, PolicyAttachment, Root
+from .models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, Root
 
 PAGE_SIZE = 50
 
 
-@functools.cache
-def service_model() -> Any:
-    """botocore's Organizations model: the source of every enum, pattern and limit used here."""
-    return botocore.session.get_session().get_service_model("organizations")
-
-
 def enum(shape_name: str) -> list[str]:
-    return list(service_model().shape_for(shape_name).enum)
+    """An enum of botocore's Organizations model (through the gateway, the one place that reads it)."""
+    return aws.enum_values(shape_name)
 
 
 def shape_limits(shape_name: str) -> dict[str, Any]:
     """min / max / pattern of a string shape, as the model states them."""
-    metadata = service_model().shape_for(shape_name).metadata
-    return {key: metadata[key] for key in ("min", "max", "pattern") if key in metadata}
+    constraints = aws.shape_constraints(shape_name)
+    return {key: constraints[key] for key in ("min", "max", "pattern") if constraints.get(key) is not None}
 
 
 def policy_types() -> list[str]:
@@ -105,8 +99,14 @@ def roots(connection: AwsConnection) -> QuerySet[Root]:
     return Root.objects.filter(connection=connection, vanished_at__isnull=True).order_by("root_id")
 
 
-def accounts(connection: AwsConnection, *, q: str = "", parent_id: str = "") -> QuerySet[OrgAccount]:
-    rows = OrgAccount.objects.filter(connection=connection, vanished_at__isnull=True)
+def accounts(connection: AwsConnection, *, q: str = "", parent_id: str = "") -> QuerySet[Account]:
+    """The organization's accounts (the foundation's ListAccounts cache), each with `parent_id`."""
+    placement = AccountPlacement.objects.filter(
+        connection=connection, account_id=OuterRef("account_id"), vanished_at__isnull=True
+    ).values("parent_id")[:1]
+    rows = Account.objects.filter(connection=connection, vanished_at__isnull=True).annotate(
+        parent_id=Subquery(placement)
+    )
     if parent_id:
         rows = rows.filter(parent_id=parent_id)
     if q:
@@ -163,7 +163,7 @@ def target_name(connection: AwsConnection, target_id: str) -> tuple[str, str] | 
     if target_id.startswith("ou-"):
         ou = OrganizationalUnit.objects.filter(connection=connection, ou_id=target_id).first()
         return ("ORGANIZATIONAL_UNIT", ou.name) if ou else None
-    account = OrgAccount.objects.filter(connection=connection, account_id=target_id).first()
+    account = Account.objects.filter(connection=connection, account_id=target_id).first()
     return ("ACCOUNT", account.name) if account else None
 
 
@@ -192,5 +192,5 @@ def invalid_effective_policies(
 
 def account_names(connection: AwsConnection, account_ids: list[str]) -> dict[str, str]:
     return dict(
-        OrgAccount.objects.filter(connection=connection, account_id__in=account_ids).values_list("account_id", "name")
+        Account.objects.filter(connection=connection, account_id__in=account_ids).values_list("account_id", "name")
     )

@@ -1,0 +1,418 @@
+"""AWS pages in, database rows out, for the organization's shape and its policies.
+
+`sync_policies_area(connection, client, run, counts)` is called from the connection sync
+(`orgportal.sync.sync_connection`). Through the gateway it reads:
+- ListRoots (each root with its policy types' status), the OU tree (ListOrganizationalUnitsForParent
+  from each root down) and where each account sits (ListChildren ACCOUNT for each parent);
+- ListPolicies for every policy type the model knows, DescribePolicy for each policy's content and
+  ListTargetsForPolicy for its targets;
+- for every management policy type enabled and in use: DescribeEffectivePolicy per account,
+  ListAccountsWithInvalidEffectivePolicy and, for each account named there,
+  ListEffectivePolicyValidationErrors.
+Rows go through the one generic engine (`orgportal.sync.Upsert`): unchanged rows are not written,
+observed changes are audited, objects AWS stops listing are marked vanished once every list was
+read. This module only says how an AWS dict becomes row fields, plus the small read-after-write
+refreshes the services run (`apply_*`, `refresh_*`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.utils import timezone
+
+from orgportal import aws
+from orgportal.models import Account, AwsConnection, SyncRun
+from orgportal.sync import Counts, Mirror, Upsert, fingerprint, normalize, sync_list
+
+from . import selectors
+from .models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, Root
+
+# What a connection that may not read the tree or the policies answers (a member account's
+# credentials, or no organization): not a failed sync, just nothing to show on these pages.
+NOTHING_TO_READ = frozenset({"AWSOrganizationsNotInUseException", "AccessDeniedException"})
+
+ROOT = Mirror(kind="root", model=Root, key_field="root_id", fields=("root_id", "arn", "name", "policy_types"))
+OU = Mirror(
+    kind="organizational_unit",
+    model=OrganizationalUnit,
+    key_field="ou_id",
+    fields=("ou_id", "arn", "name", "parent_id"),
+)
+PLACEMENT = Mirror(
+    kind="account_placement", model=AccountPlacement, key_field="account_id", fields=("account_id", "parent_id")
+)
+POLICY = Mirror(
+    kind="policy",
+    model=Policy,
+    key_field="policy_id",
+    fields=("policy_id", "arn", "name", "description", "type", "aws_managed", "content"),
+)
+ATTACHMENT = Mirror(
+    kind="policy_attachment",
+    model=PolicyAttachment,
+    key_field="attachment_key",
+    fields=("attachment_key", "policy_id", "target_id", "target_type", "target_name", "target_arn"),
+)
+EFFECTIVE = Mirror(
+    kind="effective_policy",
+    model=EffectivePolicy,
+    key_field="effective_key",
+    fields=(
+        "effective_key",
+        "account_id",
+        "policy_type",
+        "found",
+        "content",
+        "last_updated_at",
+        "invalid",
+        "validation_path",
+        "evaluated_at",
+        "validation_errors",
+    ),
+)
+
+
+# --- AWS dict -> row fields -------------------------------------------------------------------
+
+
+def root_row(root: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "root_id": root["Id"],
+        "arn": root.get("Arn", ""),
+        "name": root.get("Name", ""),
+        # Sorted so the fingerprint does not change with AWS's ordering.
+        "policy_types": sorted(
+            ({"Type": t["Type"], "Status": t["Status"]} for t in root.get("PolicyTypes", [])),
+            key=lambda t: t["Type"],
+        ),
+    }
+
+
+def policy_row(summary: dict[str, Any], content: str) -> dict[str, Any]:
+    return {
+        "policy_id": summary["Id"],
+        "arn": summary.get("Arn", ""),
+        "name": summary.get("Name", ""),
+        "description": summary.get("Description", ""),
+        "type": summary.get("Type", ""),
+        "aws_managed": bool(summary.get("AwsManaged", False)),
+        "content": content,
+    }
+
+
+def attachment_row(policy_pk: int, policy_id: str, target: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "attachment_key": f"{policy_id}:{target['TargetId']}",
+        "policy_id": policy_pk,
+        "target_id": target["TargetId"],
+        "target_type": target.get("Type", ""),
+        "target_name": target.get("Name", ""),
+        "target_arn": target.get("Arn", ""),
+    }
+
+
+def effective_row(
+    account_id: str, policy_type: str, found: dict[str, Any] | None, invalid: dict[str, Any] | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "effective_key": f"{account_id}:{policy_type}",
+        "account_id": account_id,
+        "policy_type": policy_type,
+        "found": found is not None,
+        "content": _canonical(found.get("PolicyContent", "")) if found else "",
+        "last_updated_at": found.get("LastUpdatedTimestamp") if found else None,
+        "invalid": False,
+        "validation_path": "",
+        "evaluated_at": None,
+        "validation_errors": [],
+    }
+    if invalid:
+        row.update(invalid)
+    return row
+
+
+def _canonical(content: str) -> str:
+    # AWS may reformat the JSON between reads; a canonical form keeps the fingerprint stable.
+    try:
+        return json.dumps(json.loads(content), sort_keys=True)
+    except (TypeError, ValueError):
+        return content
+
+
+# --- the sync ---------------------------------------------------------------------------------
+
+
+def sync_policies_area(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
+    """Roots, OUs, placements, policies and effective policies of one connection (one sync run)."""
+    if not connection.organization_id:
+        return
+    try:
+        roots = Upsert(ROOT, connection, run, counts)
+        sync_list(roots, client, "ListRoots", "Roots", root_row)
+    except aws.AwsError as error:
+        if error.code in NOTHING_TO_READ:
+            return
+        raise
+    roots.finish()
+    _sync_tree(connection, client, run, counts, [key for key in roots.seen])
+    _sync_policies(connection, client, run, counts)
+    _sync_effective(connection, client, run, counts)
+
+
+def _sync_tree(
+    connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts, root_ids: list[str]
+) -> None:
+    ous = Upsert(OU, connection, run, counts)
+    placements = Upsert(PLACEMENT, connection, run, counts)
+    parents = list(root_ids)
+    while parents:
+        parent_id = parents.pop()
+        for page in aws.iter_pages(client, "ListOrganizationalUnitsForParent", "OrganizationalUnits", ParentId=parent_id):
+            ous.page(
+                {"ou_id": ou["Id"], "arn": ou.get("Arn", ""), "name": ou.get("Name", ""), "parent_id": parent_id}
+                for ou in page
+            )
+            parents.extend(ou["Id"] for ou in page)
+        sync_list(
+            placements,
+            client,
+            "ListChildren",
+            "Children",
+            lambda child, parent_id=parent_id: {"account_id": child["Id"], "parent_id": parent_id},
+            ParentId=parent_id,
+            ChildType="ACCOUNT",
+        )
+    ous.finish()
+    placements.finish()
+
+
+def _sync_policies(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
+    policies = Upsert(POLICY, connection, run, counts)
+    listed: list[str] = []
+    for policy_type in selectors.policy_types():
+        for page in aws.iter_pages(client, "ListPolicies", "Policies", Filter=policy_type):
+            # ListPolicies gives summaries only; the content needs DescribePolicy (one per policy).
+            policies.page(
+                policy_row(summary, aws.call(client, "DescribePolicy", PolicyId=summary["Id"]).data["Policy"].get("Content", ""))
+                for summary in page
+            )
+            listed.extend(summary["Id"] for summary in page)
+    policies.finish()
+    pks = dict(Policy.objects.filter(connection=connection, policy_id__in=listed).values_list("policy_id", "pk"))
+    attachments = Upsert(ATTACHMENT, connection, run, counts)
+    for policy_id in listed:
+        sync_list(
+            attachments,
+            client,
+            "ListTargetsForPolicy",
+            "Targets",
+            lambda target, policy_id=policy_id: attachment_row(pks[policy_id], policy_id, target),
+            PolicyId=policy_id,
+        )
+    attachments.finish()
+
+
+def _sync_effective(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
+    in_use = set(Policy.objects.filter(connection=connection, vanished_at__isnull=True).values_list("type", flat=True))
+    enabled = {
+        entry["Type"]
+        for root in Root.objects.filter(connection=connection, vanished_at__isnull=True)
+        for entry in root.policy_types
+        if entry.get("Status") == "ENABLED"
+    }
+    account_ids = list(
+        Account.objects.filter(connection=connection, vanished_at__isnull=True).values_list("account_id", flat=True)
+    )
+    effective = Upsert(EFFECTIVE, connection, run, counts)
+    for policy_type in selectors.effective_policy_types():
+        if policy_type not in in_use or policy_type not in enabled:
+            continue  # nothing of this type can reach any account: no calls
+        invalid = _invalid_accounts(client, policy_type)
+        effective.page(
+            effective_row(account_id, policy_type, _describe_effective(client, account_id, policy_type),
+                          invalid.get(account_id))
+            for account_id in account_ids
+        )
+    effective.finish()
+
+
+def _describe_effective(client: Any, account_id: str, policy_type: str) -> dict[str, Any] | None:
+    try:
+        return aws.call(client, "DescribeEffectivePolicy", PolicyType=policy_type, TargetId=account_id).data[
+            "EffectivePolicy"
+        ]
+    except aws.AwsError as error:
+        if error.code == "EffectivePolicyNotFoundException":
+            return None  # nothing of this type reaches the account
+        raise
+
+
+def _invalid_accounts(client: Any, policy_type: str) -> dict[str, dict[str, Any]]:
+    """account id -> the invalid/validation fields, for the accounts AWS reports as invalid."""
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        accounts = list(aws.paginate(client, "ListAccountsWithInvalidEffectivePolicy", "Accounts", PolicyType=policy_type))
+    except aws.AwsError as error:
+        if error.code == "EffectivePolicyNotFoundException":
+            return found
+        raise
+    for account in accounts:
+        errors: list[dict[str, Any]] = []
+        path = ""
+        evaluated = None
+        for page in _validation_pages(client, account["Id"], policy_type):
+            path = page.get("Path", path)
+            evaluated = page.get("EvaluationTimestamp", evaluated)
+            errors.extend(
+                {
+                    "code": e.get("ErrorCode", ""),
+                    "message": e.get("ErrorMessage", ""),
+                    "path": e.get("PathToError", ""),
+                    "policies": list(e.get("ContributingPolicies", [])),
+                }
+                for e in page.get("EffectivePolicyValidationErrors", [])
+            )
+        found[account["Id"]] = {
+            "invalid": True,
+            "validation_path": path,
+            "evaluated_at": evaluated,
+            "validation_errors": errors,
+        }
+    return found
+
+
+def _validation_pages(client: Any, account_id: str, policy_type: str) -> Iterator[dict[str, Any]]:
+    """ListEffectivePolicyValidationErrors, whole pages: Path and EvaluationTimestamp sit beside the
+    list, which the gateway's pager (items only) would drop. Same rules: MaxResults 20, an empty
+    page with a NextToken is not the end, a repeated token ends it."""
+    params: dict[str, Any] = {"AccountId": account_id, "PolicyType": policy_type, "MaxResults": aws.MAX_RESULTS}
+    seen: set[str] = set()
+    while True:
+        page = aws.call(client, "ListEffectivePolicyValidationErrors", **params).data
+        yield page
+        token = page.get("NextToken")
+        if not token or token in seen:
+            return
+        seen.add(token)
+        params["NextToken"] = token
+
+
+# --- read-after-write (services) --------------------------------------------------------------
+
+
+def _store(mirror: Mirror, connection: AwsConnection, row: dict[str, Any]) -> Any:
+    """Write one row from an action's answer with the fingerprint a sync would compute, so the
+    next sync sees it unchanged (the action itself is audited by the write path)."""
+    values = {name: normalize(row.get(name)) for name in mirror.fields}
+    key = values[mirror.key_field]
+    now = timezone.now()
+    obj, created = mirror.model._default_manager.get_or_create(
+        connection=connection,
+        **{mirror.key_field: key},
+        defaults={**values, "fingerprint": fingerprint(values, mirror.fields), "first_seen_at": now, "changed_at": now},
+    )
+    if not created:
+        for name, value in values.items():
+            setattr(obj, name, value)
+        obj.fingerprint = fingerprint(values, mirror.fields)
+        obj.vanished_at = None
+        obj.changed_at = now
+        obj.save()
+    return obj
+
+
+def apply_root(connection: AwsConnection, root: dict[str, Any]) -> Root:
+    stored: Root = _store(ROOT, connection, root_row(root))
+    return stored
+
+
+def apply_policy(connection: AwsConnection, policy: dict[str, Any]) -> Policy:
+    """A Policy (PolicySummary + Content) from CreatePolicy / UpdatePolicy."""
+    stored: Policy = _store(POLICY, connection, policy_row(policy["PolicySummary"], policy.get("Content", "")))
+    return stored
+
+
+def apply_attachment(policy: Policy, target_id: str, target_type: str, target_name: str) -> PolicyAttachment:
+    stored: PolicyAttachment = _store(
+        ATTACHMENT,
+        policy.connection,
+        attachment_row(policy.pk, policy.policy_id, {"TargetId": target_id, "Type": target_type, "Name": target_name}),
+    )
+    return stored
+
+
+def apply_vanished(model: type[Any], connection: AwsConnection, **lookup: Any) -> None:
+    """AWS answered that the object is gone (deleted, detached): mark it so, never delete it."""
+    now = timezone.now()
+    model.objects.filter(connection=connection, vanished_at__isnull=True, **lookup).update(
+        vanished_at=now, changed_at=now
+    )
+
+
+def apply_organization(connection: AwsConnection, organization: dict[str, Any]) -> None:
+    """CreateOrganization's answer on the connection row (the same fields the sync fills)."""
+    from orgportal.sync import identity_from, save_identity
+
+    identity = identity_from(organization, caller={"Id": connection.account_id or organization.get("MasterAccountId", ""),
+                                                   "Email": connection.account_email or organization.get("MasterAccountEmail", "")})
+    save_identity(connection, identity)
+
+
+def refresh_after_change(connection: AwsConnection, policy_types: Iterable[str] = ()) -> None:
+    """Re-read roots, and the policies of `policy_types` with their targets, without vanishing
+    anything of other types (a partial read never vanishes rows)."""
+    client = aws.client_for(connection, "read")
+    counts = Counts()
+    roots = Upsert(ROOT, connection, None, counts)
+    sync_list(roots, client, "ListRoots", "Roots", root_row)
+    policies = Upsert(POLICY, connection, None, counts)
+    attachments = Upsert(ATTACHMENT, connection, None, counts)
+    for policy_type in policy_types:
+        listed = []
+        for page in aws.iter_pages(client, "ListPolicies", "Policies", Filter=policy_type):
+            policies.page(
+                policy_row(s, aws.call(client, "DescribePolicy", PolicyId=s["Id"]).data["Policy"].get("Content", ""))
+                for s in page
+            )
+            listed.extend(s["Id"] for s in page)
+        pks = dict(Policy.objects.filter(connection=connection, policy_id__in=listed).values_list("policy_id", "pk"))
+        for policy_id in listed:
+            sync_list(
+                attachments,
+                client,
+                "ListTargetsForPolicy",
+                "Targets",
+                lambda target, policy_id=policy_id: attachment_row(pks[policy_id], policy_id, target),
+                PolicyId=policy_id,
+            )
+
+
+def refresh_structure(connection: AwsConnection) -> None:
+    """Roots, OUs and placements (after CreateOrganization)."""
+    client = aws.client_for(connection, "read")
+    counts = Counts()
+    roots = Upsert(ROOT, connection, None, counts)
+    sync_list(roots, client, "ListRoots", "Roots", root_row)
+    roots.finish()
+    _sync_tree(connection, client, None, counts, list(roots.seen))
+
+
+def refresh_effective_policy(connection: AwsConnection, account_id: str, policy_type: str) -> EffectivePolicy:
+    """One account's effective policy of one type, read now (after an attach, or on request)."""
+    client = aws.client_for(connection, "read")
+    found = _describe_effective(client, account_id, policy_type)
+    existing = EffectivePolicy.objects.filter(connection=connection, effective_key=f"{account_id}:{policy_type}").first()
+    invalid = None
+    if existing is not None and existing.invalid:
+        # Validity comes from the invalid-accounts list, read by the sync; keep what it said.
+        invalid = {
+            "invalid": True,
+            "validation_path": existing.validation_path,
+            "evaluated_at": existing.evaluated_at,
+            "validation_errors": existing.validation_errors,
+        }
+    stored: EffectivePolicy = _store(EFFECTIVE, connection, effective_row(account_id, policy_type, found, invalid))
+    return stored

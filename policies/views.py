@@ -1,0 +1,374 @@
+"""Pages of the organization and its policies. Thin: parse, fetch the connection through
+`orgportal.roles` (404 / 403), call a selector or a service, render the page — or only its table
+partial when htmx asks. Reads come from the database; changes go through `policies.services`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from handshakes.models import OPEN_STATES, Handshake
+from orgportal.models import AwsConnection, Role
+from orgportal.roles import get_connection_for_user, roles_on
+
+from . import selectors, services
+from .forms import (
+    AttachPolicyForm,
+    CreateOrganizationForm,
+    DetachPolicyForm,
+    EffectivePolicyForm,
+    PolicyForm,
+    PolicyTypeForm,
+)
+from .models import Policy, Root
+
+
+def _partial(request: HttpRequest, template: str, name: str) -> str:
+    """The whole page, or only its named partial for an htmx request (filters, pager)."""
+    return f"{template}#{name}" if getattr(request, "htmx", False) else template
+
+
+def _context(request: HttpRequest, connection: AwsConnection, **extra: Any) -> dict[str, Any]:
+    return {"connection": connection, "roles": roles_on(request.user, connection), "Role": Role, **extra}
+
+
+def _root_for(connection: AwsConnection, root_id: str) -> Root:
+    root = selectors.roots(connection).filter(root_id=root_id).first()
+    if root is None:
+        raise Http404("No such root")
+    return root
+
+
+def _policy_for(connection: AwsConnection, policy_id: str) -> Policy:
+    policy = selectors.policy_for(connection, policy_id)
+    if policy is None:
+        raise Http404("No such policy")
+    return policy
+
+
+def _report(request: HttpRequest, outcome: services.Result) -> None:
+    if outcome.ok:
+        messages.success(request, outcome.message)
+    else:
+        messages.error(request, outcome.message)
+
+
+# --- organization -----------------------------------------------------------------------------
+
+
+@login_required
+def organization(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk)
+    q = request.GET.get("q", "").strip()
+    parent_id = request.GET.get("parent", "").strip()
+    roots = list(selectors.roots(connection))
+    enable_all_features = Handshake.objects.filter(
+        connection=connection,
+        action__in=["ENABLE_ALL_FEATURES", "APPROVE_ALL_FEATURES"],
+        state__in=OPEN_STATES,
+        vanished_at__isnull=True,
+    ).order_by("expires_at", "id")
+    context = _context(
+        request,
+        connection,
+        roots=[{"root": root, "types": selectors.policy_type_rows(root)} for root in roots],
+        org_units=selectors.org_units(connection, q=q, parent_id=parent_id),
+        accounts=selectors.paginate(selectors.accounts(connection, q=q, parent_id=parent_id), request.GET.get("page")),
+        q=q,
+        parent_id=parent_id,
+        all_features_approvals=[h for h in enable_all_features if h.action == "APPROVE_ALL_FEATURES"],
+        all_features_requests=[h for h in enable_all_features if h.action == "ENABLE_ALL_FEATURES"],
+        create_form=CreateOrganizationForm() if not connection.organization_id else None,
+    )
+    return render(request, _partial(request, "policies/organization.html", "members"), context)
+
+
+@login_required
+@require_POST
+def organization_create(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    form = CreateOrganizationForm(request.POST)
+    if form.is_valid():
+        _report(
+            request,
+            services.organization_create(
+                connection=connection, actor=request.user, request=request, feature_set=form.cleaned_data["feature_set"]
+            ),
+        )
+    else:
+        messages.error(request, "Choose which features the new organization has.")
+    return redirect("policies:organization", pk=connection.pk)
+
+
+# --- policy types -----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_type_change(request: HttpRequest, pk: int, root_id: str, action: str) -> HttpResponse:
+    """GET: the confirmation (what the type governs); POST: EnablePolicyType / DisablePolicyType."""
+    if action not in ("enable", "disable"):
+        raise Http404("No such action")
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    root = _root_for(connection, root_id)
+    form = PolicyTypeForm(request.POST or None, initial={"policy_type": request.GET.get("type", "")})
+    policy_type = request.POST.get("policy_type") or request.GET.get("type", "")
+    if policy_type not in selectors.policy_types():
+        raise Http404("No such policy type")
+    if request.method == "POST" and form.is_valid():
+        _report(
+            request,
+            services.policy_type_set(
+                connection=connection,
+                actor=request.user,
+                request=request,
+                root=root,
+                policy_type=form.cleaned_data["policy_type"],
+                enable=action == "enable",
+            ),
+        )
+        return redirect("policies:organization", pk=connection.pk)
+    info = selectors.policy_type_info(policy_type)
+    return render(
+        request,
+        "policies/policy_type_confirm.html",
+        _context(request, connection, root=root, info=info, action=action, form=form,
+                 status=root.policy_type_status(policy_type)),
+    )
+
+
+# --- policies ---------------------------------------------------------------------------------
+
+
+@login_required
+def policy_list(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk)
+    policy_type = request.GET.get("type", "")
+    if policy_type and policy_type not in selectors.policy_types():
+        policy_type = ""
+    q = request.GET.get("q", "").strip()
+    page = selectors.paginate(selectors.policies(connection, policy_type=policy_type, q=q), request.GET.get("page"))
+    context = _context(
+        request,
+        connection,
+        page=page,
+        q=q,
+        policy_type=policy_type,
+        type_choices=[selectors.policy_type_info(t) for t in selectors.policy_types()],
+    )
+    return render(request, _partial(request, "policies/policy_list.html", "rows"), context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_create(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    form = PolicyForm(request.POST or None, initial={"type": request.GET.get("type", "")})
+    if request.method == "POST" and form.is_valid():
+        outcome = services.policy_create(
+            connection=connection,
+            actor=request.user,
+            request=request,
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+            policy_type=form.cleaned_data["type"],
+            content=form.cleaned_data["content"],
+        )
+        _report(request, outcome)
+        if outcome.ok and outcome.policy is not None:
+            return redirect("policies:policy_detail", pk=connection.pk, policy_id=outcome.policy.policy_id)
+    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=None))
+
+
+@login_required
+def policy_detail(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk)
+    policy = _policy_for(connection, policy_id)
+    attached = selectors.attachments(policy)
+    attached_ids = {a.target_id for a in attached}
+    choices = [(tid, label) for tid, label in selectors.targets(connection) if tid not in attached_ids]
+    context = _context(
+        request,
+        connection,
+        policy=policy,
+        info=selectors.policy_type_info(policy.type),
+        attachments=attached,
+        attach_form=AttachPolicyForm(targets=choices) if choices else None,
+    )
+    return render(request, "policies/policy_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def policy_update(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    policy = _policy_for(connection, policy_id)
+    initial = {"name": policy.name, "description": policy.description, "content": policy.pretty_content}
+    form = PolicyForm(request.POST or None, initial=initial, update=True)
+    if request.method == "POST" and form.is_valid():
+        outcome = services.policy_update(
+            policy=policy,
+            actor=request.user,
+            request=request,
+            name=form.cleaned_data["name"],
+            description=form.cleaned_data["description"],
+            content=form.cleaned_data["content"],
+        )
+        _report(request, outcome)
+        if outcome.ok:
+            return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy))
+
+
+@login_required
+@require_POST
+def policy_delete(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    policy = _policy_for(connection, policy_id)
+    outcome = services.policy_delete(policy=policy, actor=request.user, request=request)
+    _report(request, outcome)
+    if outcome.ok:
+        return redirect(reverse("policies:policy_list", kwargs={"pk": connection.pk}) + f"?type={policy.type}")
+    return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+
+
+@login_required
+@require_POST
+def policy_attach(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    policy = _policy_for(connection, policy_id)
+    form = AttachPolicyForm(request.POST, targets=selectors.targets(connection))
+    if form.is_valid():
+        _report(
+            request,
+            services.policy_attach(
+                policy=policy, target_id=form.cleaned_data["target_id"], actor=request.user, request=request
+            ),
+        )
+    else:
+        messages.error(request, "Choose a root, organizational unit or account to attach the policy to.")
+    return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+
+
+@login_required
+@require_POST
+def policy_detach(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    policy = _policy_for(connection, policy_id)
+    form = DetachPolicyForm(request.POST)
+    if form.is_valid():
+        _report(
+            request,
+            services.policy_detach(
+                policy=policy, target_id=form.cleaned_data["target_id"], actor=request.user, request=request
+            ),
+        )
+    else:
+        messages.error(request, "That is not a target this policy can be detached from.")
+    return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+
+
+@login_required
+def target_policies(request: HttpRequest, pk: int, target_id: str) -> HttpResponse:
+    """The policies attached directly to a root, OU or account (ListPoliciesForTarget, cached)."""
+    connection = get_connection_for_user(request.user, pk)
+    target = selectors.target_name(connection, target_id)
+    if target is None:
+        raise Http404("No such target")
+    policy_type = request.GET.get("type", "")
+    if policy_type and policy_type not in selectors.policy_types():
+        policy_type = ""
+    page = selectors.paginate(
+        selectors.policies_for_target(connection, target_id, policy_type=policy_type), request.GET.get("page")
+    )
+    context = _context(
+        request,
+        connection,
+        target_id=target_id,
+        target_type=target[0],
+        target_label=target[1],
+        page=page,
+        policy_type=policy_type,
+        type_choices=[selectors.policy_type_info(t) for t in selectors.policy_types()],
+        effective_types=selectors.effective_policy_types(),
+    )
+    return render(request, _partial(request, "policies/target_policies.html", "rows"), context)
+
+
+# --- effective policies -----------------------------------------------------------------------
+
+
+@login_required
+def effective_policy(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk)
+    form = EffectivePolicyForm(request.GET or None)
+    form.fields["account_id"].widget.attrs["list"] = "accounts"
+    found = None
+    asked = False
+    if form.is_valid():
+        asked = True
+        found = selectors.effective_policy(connection, form.cleaned_data["account_id"], form.cleaned_data["policy_type"])
+    context = _context(
+        request,
+        connection,
+        form=form,
+        asked=asked,
+        effective=found,
+        account_choices=selectors.accounts(connection)[:500],
+        account_name=(
+            selectors.account_names(connection, [form.cleaned_data["account_id"]]).get(form.cleaned_data["account_id"])
+            if asked
+            else None
+        ),
+    )
+    return render(request, "policies/effective_policy.html", context)
+
+
+@login_required
+@require_POST
+def effective_policy_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    """Read DescribeEffectivePolicy now for one account and type (a read: any role that may view)."""
+    connection = get_connection_for_user(request.user, pk)
+    form = EffectivePolicyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose an account and a policy type.")
+        return redirect("policies:effective_policy", pk=connection.pk)
+    account_id = form.cleaned_data["account_id"]
+    policy_type = form.cleaned_data["policy_type"]
+    outcome = services.effective_policy_refresh(
+        connection=connection, account_id=account_id, policy_type=policy_type, actor=request.user, request=request
+    )
+    if not outcome.ok:
+        messages.error(request, outcome.message)
+    return redirect(
+        reverse("policies:effective_policy", kwargs={"pk": connection.pk})
+        + f"?account_id={account_id}&policy_type={policy_type}"
+    )
+
+
+@login_required
+def invalid_effective_policies(request: HttpRequest, pk: int) -> HttpResponse:
+    connection = get_connection_for_user(request.user, pk)
+    policy_type = request.GET.get("type", "")
+    if policy_type and policy_type not in selectors.effective_policy_types():
+        policy_type = ""
+    rows = selectors.invalid_effective_policies([connection], policy_type=policy_type)
+    page = selectors.paginate(rows, request.GET.get("page"))
+    names = selectors.account_names(connection, [row.account_id for row in page])
+    for row in page:
+        row.account_name = names.get(row.account_id, "")  # type: ignore[attr-defined]
+    context = _context(
+        request,
+        connection,
+        page=page,
+        policy_type=policy_type,
+        type_choices=[selectors.policy_type_info(t) for t in selectors.effective_policy_types()],
+    )
+    return render(request, _partial(request, "policies/invalid_effective_policies.html", "rows"), context)
