@@ -385,6 +385,7 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
     Anything else is a bug: recorded, then raised.
     """
     from handshakes.sync import sync_handshakes
+    from policies.sync import sync_policies_area
     from transfers.sync import sync_transfers
 
     claimed_at = claim(connection)
@@ -407,6 +408,7 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
                 accounts.finish()
                 sync_handshakes(connection, client, run, counts)
                 sync_transfers(connection, client, run, counts)
+                sync_policies_area(connection, client, run, counts)
             finally:
                 run.calls, run.pages, run.retries, run.throttles = (
                     stats.calls,
