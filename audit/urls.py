@@ -1,5 +1,12 @@
-"""URL routes of this area."""
+"""URL routes of the audit trail (mounted at audit/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "audit"
+
+urlpatterns = [
+    path("", views.events, name="events"),
+    path("export.csv", views.export, name="export"),
+]
