@@ -162,6 +162,9 @@ class ActionForm(forms.Form):
     AWS once (see orgportal.actions).
     """
 
+    # Fields the user fills on the review step itself (shown there, not on the edit step).
+    confirm_fields: tuple[str, ...] = ()
+
     submission = forms.UUIDField(widget=forms.HiddenInput, required=False)
     confirmed = forms.BooleanField(widget=forms.HiddenInput, required=False)
 
@@ -191,6 +194,8 @@ class TargetField(forms.CharField):
 class AnswerForm(ActionForm):
     """Accept or decline. A billing-transfer invitation must be accepted knowingly."""
 
+    confirm_fields = ("understood",)
+
     understood = forms.BooleanField(
         required=False,
         label="I have read what accepting means for our invoices, cost data and credits, and exported what we need.",
@@ -199,6 +204,8 @@ class AnswerForm(ActionForm):
     def __init__(self, *args: Any, needs_understanding: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.needs_understanding = needs_understanding
+        if not needs_understanding:
+            del self.fields["understood"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -214,7 +221,10 @@ class CancelForm(ActionForm):
 class InviteAccountForm(ActionForm):
     target = TargetField(label="Account id or email address")
     notes = model_char_field(
-        "HandshakeNotes", label="Notes for the invited account", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        "HandshakeNotes",
+        label="Notes for the invited account",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     tags = forms.CharField(
         label="Tags (one key=value per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -241,6 +251,7 @@ class InviteAccountForm(ActionForm):
 
 
 class EnableAllFeaturesForm(ActionForm):
+    confirm_fields = ("understood",)
     understood = forms.BooleanField(
         required=False,
         label="I understand every member account must approve, and the change cannot be undone.",

@@ -1,5 +1,24 @@
 """URL routes of this area."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
 urlpatterns: list = []
+
+# Actions (handshakes/actions.py): every state-changing URL of this area, the organization's too.
+from . import actions as handshake_actions  # noqa: E402
+
+urlpatterns += [
+    path("<int:pk>/accept/", handshake_actions.accept, name="handshake_accept"),
+    path("<int:pk>/decline/", handshake_actions.decline, name="handshake_decline"),
+    path("<int:pk>/cancel/", handshake_actions.cancel, name="handshake_cancel"),
+    path(
+        "connection/<int:connection_pk>/invite-account/",
+        handshake_actions.invite_account,
+        name="organization_invite_account",
+    ),
+    path(
+        "connection/<int:connection_pk>/enable-all-features/",
+        handshake_actions.enable_all_features,
+        name="organization_enable_all_features",
+    ),
+]

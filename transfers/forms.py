@@ -51,7 +51,10 @@ class InviteOrganizationForm(ActionForm):
     )
     start = forms.TypedChoiceField(label="First month we pay for")
     notes = model_char_field(
-        "HandshakeNotes", label="Notes for the invited organization", required=False, widget=forms.Textarea(attrs={"rows": 3})
+        "HandshakeNotes",
+        label="Notes for the invited organization",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
     tags = forms.CharField(
         label="Tags (one key=value per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -97,6 +100,8 @@ class RenameTransferForm(ActionForm):
 
 class TerminateTransferForm(ActionForm):
     """End an accepted transfer; the user must type its name (or id) to confirm."""
+
+    confirm_fields = ("confirm_name",)
 
     end = forms.TypedChoiceField(label="Last day we pay for")
     confirm_name = forms.CharField(label="Type the transfer's name to confirm", max_length=128, required=False)

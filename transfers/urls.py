@@ -1,5 +1,15 @@
 """URL routes of this area."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
 urlpatterns: list = []
+
+# Actions (transfers/actions.py): every state-changing URL of this area.
+from . import actions as transfer_actions  # noqa: E402
+
+urlpatterns += [
+    path("connection/<int:connection_pk>/invite/", transfer_actions.invite, name="transfer_invite"),
+    path("<int:pk>/cancel/", transfer_actions.cancel, name="transfer_cancel"),
+    path("<int:pk>/rename/", transfer_actions.rename, name="transfer_rename"),
+    path("<int:pk>/terminate/", transfer_actions.terminate, name="transfer_terminate"),
+]

@@ -1,0 +1,188 @@
+"""Action views of billing transfers: invite an organization, cancel the invitation, rename,
+terminate. Each one runs the shared edit → review → confirm flow (`handshakes.actions.run_action`)
+and calls one service in `transfers.services`. Another connection's transfer is a 404, a missing
+role a 403, on GET as well as POST.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods
+
+from handshakes.actions import run_action, safe_next, url_or
+from handshakes.forms import ActionForm, CancelForm
+from orgportal.models import AwsConnection, Role
+from orgportal.roles import connections_for, get_connection_for_user, require_role, roles_on
+
+from . import services
+from .forms import InviteOrganizationForm, RenameTransferForm, TerminateTransferForm
+from .models import Direction, ResponsibilityTransfer
+
+TERMINATE_WARNING = (
+    "Ending a billing transfer cannot be undone. The paying organization stops paying at the end date; "
+    "after it, the other organization pays its own bills again. A new invitation is needed to resume."
+)
+
+
+def transfer_for_user(request: HttpRequest, pk: int, role: str) -> ResponsibilityTransfer:
+    """The transfer `pk` on a connection the user may see (404 otherwise) with `role` (403)."""
+    transfer = get_object_or_404(
+        ResponsibilityTransfer.objects.select_related("connection"), pk=pk, connection__in=connections_for(request.user)
+    )
+    require_role(request.user, transfer.connection, role)
+    return transfer
+
+
+def available_actions(transfer: ResponsibilityTransfer, roles: frozenset[str]) -> list[tuple[str, str]]:
+    """(url name, label) of what a holder of `roles` may do on `transfer` now: the UI hides the rest."""
+    actions: list[tuple[str, str]] = []
+    if transfer.vanished_at is not None:
+        return actions
+    if Role.OPERATOR in roles:
+        if transfer.status == "REQUESTED" and transfer.direction == Direction.INBOUND and transfer.active_handshake_id:
+            actions.append(("transfer_cancel", "Cancel invitation…"))
+        if transfer.status in ("REQUESTED", "ACCEPTED"):
+            actions.append(("transfer_rename", "Rename…"))
+    if Role.ADMIN in roles and transfer.status == "ACCEPTED":
+        actions.append(("transfer_terminate", "End transfer…"))
+    return actions
+
+
+def organization_actions(connection: AwsConnection, roles: frozenset[str]) -> list[tuple[str, str]]:
+    if Role.OPERATOR in roles:
+        return [("transfer_invite", "Invite an organization to transfer billing")]
+    return []
+
+
+def render_actions(request: HttpRequest, transfer: ResponsibilityTransfer, extra: dict[str, Any]) -> HttpResponse:
+    extra = dict(extra)
+    status = extra.pop("status", 200)
+    actions = available_actions(transfer, roles_on(request.user, transfer.connection))
+    return render(
+        request, "transfers/_actions.html", {"transfer": transfer, "actions": actions, **extra}, status=status
+    )
+
+
+def _detail(transfer: ResponsibilityTransfer) -> str:
+    return url_or("transfer_detail", transfer.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def invite(request: HttpRequest, connection_pk: int) -> HttpResponse:
+    connection = get_connection_for_user(request.user, connection_pk, Role.OPERATOR)
+    form = InviteOrganizationForm(request.POST or None)
+
+    def perform(f: ActionForm) -> Any:
+        assert isinstance(f, InviteOrganizationForm)
+        data = f.cleaned_data
+        return services.transfer_invite(
+            connection=connection,
+            actor=request.user,
+            target_id=data["target"],
+            target_type=data["target_type"],
+            source_name=data["source_name"],
+            start_at=data["start"],
+            notes=data.get("notes") or "",
+            tags=data.get("tags") or None,
+            request=request,
+            submission=f.submission_token,
+        )
+
+    return run_action(
+        request,
+        form=form,
+        context={
+            "title": f"Invite an organization to let {connection.name} pay its bills",
+            "verb": "send invitation",
+            "connection": connection,
+            "intro": "The invited organization's management account must accept at least 24 hours before the "
+            "start. From the start date this organization receives and pays a separate invoice for it.",
+        },
+        operation="InviteOrganizationToTransferResponsibility",
+        params=lambda f: f.aws_params(),  # type: ignore[attr-defined]
+        perform=perform,
+        success=lambda h: f"Invitation {h.handshake_id} sent to {h.counterparty or 'the organization'}.",
+        next_url=safe_next(request, url_or("transfer_list", default="inbox")),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer = transfer_for_user(request, pk, Role.OPERATOR)
+    form = CancelForm(request.POST or None)
+    return run_action(
+        request,
+        form=form,
+        context={
+            "title": f"Cancel the invitation for {transfer.name or transfer.transfer_id}",
+            "verb": "cancel invitation",
+            "transfer": transfer,
+            "connection": transfer.connection,
+            "danger": True,
+            "confirm_only": True,
+        },
+        operation="CancelHandshake",
+        params=lambda f: {"HandshakeId": transfer.active_handshake_id},
+        perform=lambda f: services.transfer_cancel(transfer=transfer, actor=request.user, request=request),
+        success=lambda t: f"The invitation for {t.name or t.transfer_id} was canceled.",
+        next_url=safe_next(request, _detail(transfer)),
+        row_partial=lambda extra: render_actions(request, transfer, extra),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def rename(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer = transfer_for_user(request, pk, Role.OPERATOR)
+    form = RenameTransferForm(request.POST or None, initial={"name": transfer.name})
+    return run_action(
+        request,
+        form=form,
+        context={
+            "title": f"Rename {transfer.name or transfer.transfer_id}",
+            "verb": "rename",
+            "transfer": transfer,
+            "connection": transfer.connection,
+        },
+        operation="UpdateResponsibilityTransfer",
+        params=lambda f: {"Id": transfer.transfer_id, "Name": f.cleaned_data["name"]},
+        perform=lambda f: services.transfer_rename(
+            transfer=transfer, actor=request.user, name=f.cleaned_data["name"], request=request
+        ),
+        success=lambda t: f"The transfer is now named {t.name}.",
+        next_url=safe_next(request, _detail(transfer)),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def terminate(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer = transfer_for_user(request, pk, Role.ADMIN)
+    form = TerminateTransferForm(request.POST or None, transfer=transfer)
+    return run_action(
+        request,
+        form=form,
+        context={
+            "title": f"End the billing transfer {transfer.name or transfer.transfer_id}",
+            "verb": "end transfer",
+            "transfer": transfer,
+            "connection": transfer.connection,
+            "danger": True,
+            "intro": TERMINATE_WARNING,
+        },
+        operation="TerminateResponsibilityTransfer",
+        params=lambda f: {"Id": transfer.transfer_id, "EndTimestamp": f.cleaned_data["end"]},
+        perform=lambda f: services.transfer_terminate(
+            transfer=transfer, actor=request.user, end_at=f.cleaned_data["end"], request=request
+        ),
+        success=lambda t: f"The transfer {t.name or t.transfer_id} ends {t.end_at:%Y-%m-%d %H:%M:%S} UTC."
+        if t.end_at
+        else "The transfer was ended.",
+        next_url=safe_next(request, _detail(transfer)),
+    )
