@@ -1,5 +1,14 @@
-"""URL routes of this area."""
+"""URL routes of the connection pages."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("", views.connection_list, name="connection_list"),
+    path("add/", views.connection_add, name="connection_add"),
+    path("<int:pk>/", views.connection_detail, name="connection_detail"),
+    path("<int:pk>/edit/", views.connection_edit, name="connection_edit"),
+    path("<int:pk>/test/", views.connection_test_view, name="connection_test"),
+    path("<int:pk>/sync/", views.connection_sync, name="connection_sync"),
+]

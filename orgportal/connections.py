@@ -1,0 +1,153 @@
+"""Services of the connection pages: save a connection (audited), test its credentials.
+
+Views stay thin and call these. Secrets never reach the audit trail or a log: the trail only
+says which secret fields were replaced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+
+from audit.events import record
+
+from . import aws
+from .forms import ConnectionForm, CredentialsForm
+from .models import AwsConnection, AwsCredentials, Grant, Role
+from .sync import identity_from, save_identity
+
+SECRET_FIELDS = frozenset({"external_id", "secret_access_key"})
+
+
+def _audited(changed: list[str], prefix: str, credentials: AwsCredentials) -> dict[str, Any]:
+    return {
+        f"{prefix}{name}": ("replaced" if name in SECRET_FIELDS else getattr(credentials, name)) for name in changed
+    }
+
+
+@transaction.atomic
+def connection_save(
+    *,
+    actor: AbstractBaseUser,
+    request: HttpRequest | None,
+    form: ConnectionForm,
+    read_form: CredentialsForm,
+    action_form: CredentialsForm,
+) -> AwsConnection:
+    """Create or update a connection from valid forms; audit what changed (never a secret)."""
+    connection: AwsConnection = form.instance
+    creating = connection.pk is None
+    changes: dict[str, Any] = {name: form.cleaned_data[name] for name in form.changed_data if name in form.Meta.fields}
+
+    read = connection.read_credentials if not creating else AwsCredentials()
+    changes.update(_audited(read_form.apply(read), "read.", read))
+    read.save()
+    connection.read_credentials = read
+
+    old_action = connection.action_credentials if connection.action_credentials_id else None
+    if form.cleaned_data["use_action_credentials"]:
+        action = old_action or AwsCredentials()
+        changes.update(_audited(action_form.apply(action), "action.", action))
+        action.save()
+        connection.action_credentials = action
+    else:
+        connection.action_credentials = None
+        if old_action is not None:
+            changes["action"] = "removed"
+    connection = form.save()
+    if old_action is not None and connection.action_credentials_id is None:
+        old_action.delete()
+    if creating and not getattr(actor, "is_superuser", False):
+        # Whoever adds a connection administers it.
+        Grant.objects.get_or_create(user=actor, connection=connection, role=Role.ADMIN)
+    # Clients are cached per credentials; an edit must not keep using the old ones.
+    aws.forget_clients()
+    record(
+        action="connection.created" if creating else "connection.updated",
+        actor=actor,
+        request=request,
+        connection=connection,
+        resource=f"connection/{connection.pk}",
+        params={"name": connection.name, "endpoint_url": connection.endpoint_url, **changes},
+    )
+    return connection
+
+
+@dataclass
+class TestResult:
+    """What "Test connection" shows: who the credentials are and what the organization is."""
+
+    ok: bool
+    purpose: str
+    organization_id: str = ""
+    feature_set: str = ""
+    management_account_id: str = ""
+    management_account_email: str = ""
+    caller_name: str = ""
+    caller_email: str = ""
+    is_management: bool = False
+    error: str = ""
+    error_code: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _test(connection: AwsConnection, purpose: str) -> TestResult:
+    try:
+        organization = aws.call(connection, "DescribeOrganization", purpose).data["Organization"]
+    except aws.AwsError as exc:
+        return TestResult(ok=False, purpose=purpose, error=exc.user_message, error_code=exc.code)
+    result = TestResult(
+        ok=True,
+        purpose=purpose,
+        organization_id=organization.get("Id", ""),
+        feature_set=organization.get("FeatureSet", ""),
+        management_account_id=organization.get("MasterAccountId", ""),
+        management_account_email=organization.get("MasterAccountEmail", ""),
+    )
+    # Only the management account (or a delegated administrator) may describe accounts, so
+    # this both names the caller and tells whether the credentials can do the portal's work.
+    try:
+        account = aws.call(connection, "DescribeAccount", purpose, AccountId=result.management_account_id).data[
+            "Account"
+        ]
+    except aws.AwsError as exc:
+        if exc.code == "AccessDeniedException":
+            result.notes.append(
+                "These credentials belong to a member account, not the management account: "
+                "the portal needs the management account's credentials."
+            )
+            result.ok = False
+            result.error_code = exc.code
+            return result
+        return TestResult(ok=False, purpose=purpose, error=exc.user_message, error_code=exc.code)
+    result.is_management = True
+    result.caller_name = account.get("Name", "")
+    result.caller_email = account.get("Email", "")
+    if result.feature_set != "ALL":
+        result.notes.append("Billing transfers need all features enabled in the organization.")
+    if purpose == "read":
+        save_identity(connection, identity_from(organization, {"Id": account["Id"], "Email": account.get("Email", "")}))
+    return result
+
+
+def connection_test(
+    *, connection: AwsConnection, actor: AbstractBaseUser, request: HttpRequest | None
+) -> list[TestResult]:
+    """Test the read credentials (and the action ones when separate); audited."""
+    purposes = ["read", "action"] if connection.action_credentials_id else ["read"]
+    results = [_test(connection, purpose) for purpose in purposes]
+    record(
+        action="connection.tested",
+        actor=actor,
+        request=request,
+        connection=connection,
+        resource=f"connection/{connection.pk}",
+        params={r.purpose: ("ok" if r.ok else r.error_code or "failed") for r in results},
+        outcome="ok" if all(r.ok for r in results) else "error",
+        error="; ".join(r.error or " ".join(r.notes) for r in results if not r.ok),
+    )
+    return results
