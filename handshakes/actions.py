@@ -18,15 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from orgportal.actions import ActionFailed, ActionRefused
+from orgportal.actions import ActionFailed, ActionRefused, action_view
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import connections_for, get_connection_for_user, require_role, roles_on
 
@@ -222,26 +220,22 @@ def _answer(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.APPROVER, target="received_handshake")
 def accept(request: HttpRequest, pk: int) -> HttpResponse:
     return _answer(request, pk, "accept")
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.APPROVER, target="received_handshake")
 def decline(request: HttpRequest, pk: int) -> HttpResponse:
     return _answer(request, pk, "decline")
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.OPERATOR, target="sent_handshake")
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _answer(request, pk, "cancel")
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.OPERATOR, target="connection")
 def invite_account(request: HttpRequest, connection_pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, connection_pk, Role.OPERATOR)
     form = InviteAccountForm(request.POST or None)
@@ -278,8 +272,7 @@ def invite_account(request: HttpRequest, connection_pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.ADMIN, target="connection")
 def enable_all_features(request: HttpRequest, connection_pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, connection_pk, Role.ADMIN)
     if not connection.is_management_account and connection.account_id:

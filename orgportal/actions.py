@@ -295,3 +295,20 @@ def apply_to_row(obj: Any, mirror: Any, values: dict[str, Any]) -> dict[str, lis
         **{mirror.change_fk: obj}, kind=ObservedChange.Kind.ACTION, changes=diff, observed_at=now
     )
     return diff
+
+
+def action_view(*, role: str, target: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a view as state-changing: signed-in users only, GET (shows the form) and POST (acts),
+    and the role and the kind of object it acts on, which the role-matrix test reads from the
+    URLconf — so a new action URL cannot escape the matrix. The view itself still authorizes
+    through `orgportal.roles` (the object lookup with `role`)."""
+    from django.contrib.auth.decorators import login_required
+    from django.views.decorators.http import require_http_methods
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        wrapped = login_required(require_http_methods(["GET", "POST"])(view))
+        wrapped.action_role = role  # type: ignore[attr-defined]
+        wrapped.action_target = target  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_http_methods
 
 from handshakes.actions import run_action, safe_next, url_or
 from handshakes.forms import ActionForm, CancelForm
+from orgportal.actions import action_view
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import connections_for, get_connection_for_user, require_role, roles_on
 
@@ -71,8 +70,7 @@ def _detail(transfer: ResponsibilityTransfer) -> str:
     return url_or("transfer_detail", transfer.pk)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.OPERATOR, target="connection")
 def invite(request: HttpRequest, connection_pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, connection_pk, Role.OPERATOR)
     form = InviteOrganizationForm(request.POST or None)
@@ -111,8 +109,7 @@ def invite(request: HttpRequest, connection_pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.OPERATOR, target="requested_transfer")
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     transfer = transfer_for_user(request, pk, Role.OPERATOR)
     form = CancelForm(request.POST or None)
@@ -136,8 +133,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.OPERATOR, target="requested_transfer")
 def rename(request: HttpRequest, pk: int) -> HttpResponse:
     transfer = transfer_for_user(request, pk, Role.OPERATOR)
     form = RenameTransferForm(request.POST or None, initial={"name": transfer.name})
@@ -160,8 +156,7 @@ def rename(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.ADMIN, target="accepted_transfer")
 def terminate(request: HttpRequest, pk: int) -> HttpResponse:
     transfer = transfer_for_user(request, pk, Role.ADMIN)
     form = TerminateTransferForm(request.POST or None, transfer=transfer)
@@ -181,8 +176,10 @@ def terminate(request: HttpRequest, pk: int) -> HttpResponse:
         perform=lambda f: services.transfer_terminate(
             transfer=transfer, actor=request.user, end_at=f.cleaned_data["end"], request=request
         ),
-        success=lambda t: f"The transfer {t.name or t.transfer_id} ends {t.end_at:%Y-%m-%d %H:%M:%S} UTC."
-        if t.end_at
-        else "The transfer was ended.",
+        success=lambda t: (
+            f"The transfer {t.name or t.transfer_id} ends {t.end_at:%Y-%m-%d %H:%M:%S} UTC."
+            if t.end_at
+            else "The transfer was ended."
+        ),
         next_url=safe_next(request, _detail(transfer)),
     )
