@@ -57,11 +57,13 @@ class CreateOrganizationForm(forms.Form):
 class PolicyTypeForm(forms.Form):
     """Enable or disable one policy type on one root; `confirm` is the user's explicit yes."""
 
+    root_id = forms.ChoiceField()
     policy_type = forms.ChoiceField()
     confirm = forms.BooleanField(required=True, label="I understand what this policy type governs")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, roots: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["root_id"].choices = [(r, r) for r in roots]
         self.fields["policy_type"].choices = _choices(selectors.policy_types())
 
 
@@ -99,10 +101,6 @@ class AttachPolicyForm(forms.Form):
     def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["target_id"].choices = targets
-
-
-class DetachPolicyForm(forms.Form):
-    target_id = _model_string_field("PolicyTargetId", label="Target")
 
 
 class EffectivePolicyForm(forms.Form):

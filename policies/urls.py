@@ -1,22 +1,26 @@
-"""URL routes of the organization and policy pages (mounted at organization/)."""
+"""URL routes of the organization and policy pages (mounted at organization/).
+
+Names are global (no namespace) like the other areas', so the role-matrix test can reverse every
+action view with the connection's pk alone. Action views take only the connection in the path;
+the root, policy and target they act on are form fields.
+"""
 
 from django.urls import path
 
 from . import views
 
-app_name = "policies"
-
 urlpatterns = [
     path("<int:pk>/", views.organization, name="organization"),
     path("<int:pk>/create/", views.organization_create, name="organization_create"),
-    path("<int:pk>/roots/<str:root_id>/types/<str:action>/", views.policy_type_change, name="policy_type_change"),
+    path("<int:pk>/policy-types/enable/", views.policy_type_enable, name="policy_type_enable"),
+    path("<int:pk>/policy-types/disable/", views.policy_type_disable, name="policy_type_disable"),
     path("<int:pk>/policies/", views.policy_list, name="policy_list"),
     path("<int:pk>/policies/new/", views.policy_create, name="policy_create"),
+    path("<int:pk>/policies/edit/", views.policy_update, name="policy_update"),
+    path("<int:pk>/policies/delete/", views.policy_delete, name="policy_delete"),
+    path("<int:pk>/policies/attach/", views.policy_attach, name="policy_attach"),
+    path("<int:pk>/policies/detach/", views.policy_detach, name="policy_detach"),
     path("<int:pk>/policies/<str:policy_id>/", views.policy_detail, name="policy_detail"),
-    path("<int:pk>/policies/<str:policy_id>/edit/", views.policy_update, name="policy_update"),
-    path("<int:pk>/policies/<str:policy_id>/delete/", views.policy_delete, name="policy_delete"),
-    path("<int:pk>/policies/<str:policy_id>/attach/", views.policy_attach, name="policy_attach"),
-    path("<int:pk>/policies/<str:policy_id>/detach/", views.policy_detach, name="policy_detach"),
     path("<int:pk>/targets/<str:target_id>/", views.target_policies, name="target_policies"),
     path("<int:pk>/effective/", views.effective_policy, name="effective_policy"),
     path("<int:pk>/effective/refresh/", views.effective_policy_refresh, name="effective_policy_refresh"),

@@ -12,9 +12,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
 
 from handshakes.models import OPEN_STATES, Handshake
+from orgportal.actions import action_view
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import get_connection_for_user, roles_on
 
@@ -22,12 +22,11 @@ from . import selectors, services
 from .forms import (
     AttachPolicyForm,
     CreateOrganizationForm,
-    DetachPolicyForm,
     EffectivePolicyForm,
     PolicyForm,
     PolicyTypeForm,
 )
-from .models import Policy, Root
+from .models import Policy
 
 
 def _partial(request: HttpRequest, template: str, name: str) -> str:
@@ -37,13 +36,6 @@ def _partial(request: HttpRequest, template: str, name: str) -> str:
 
 def _context(request: HttpRequest, connection: AwsConnection, **extra: Any) -> dict[str, Any]:
     return {"connection": connection, "roles": roles_on(request.user, connection), "Role": Role, **extra}
-
-
-def _root_for(connection: AwsConnection, root_id: str) -> Root:
-    root = selectors.roots(connection).filter(root_id=root_id).first()
-    if root is None:
-        raise Http404("No such root")
-    return root
 
 
 def _policy_for(connection: AwsConnection, policy_id: str) -> Policy:
@@ -90,39 +82,35 @@ def organization(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, _partial(request, "policies/organization.html", "members"), context)
 
 
-@login_required
-@require_POST
+# Action views: GET shows the form or the confirmation, POST acts. Each acts on the connection
+# named in the URL (the one object the role-matrix test reverses them with); the root, policy
+# and target are form fields, so bad or missing input is a 422 with the form again, nothing sent.
+
+
+@action_view(role=Role.ADMIN, target="connection")
 def organization_create(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    form = CreateOrganizationForm(request.POST)
-    if form.is_valid():
-        _report(
-            request,
-            services.organization_create(
-                connection=connection, actor=request.user, request=request, feature_set=form.cleaned_data["feature_set"]
-            ),
-        )
-    else:
-        messages.error(request, "Choose which features the new organization has.")
-    return redirect("policies:organization", pk=connection.pk)
-
-
-# --- policy types -----------------------------------------------------------------------------
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def policy_type_change(request: HttpRequest, pk: int, root_id: str, action: str) -> HttpResponse:
-    """GET: the confirmation (what the type governs); POST: EnablePolicyType / DisablePolicyType."""
-    if action not in ("enable", "disable"):
-        raise Http404("No such action")
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    root = _root_for(connection, root_id)
-    form = PolicyTypeForm(request.POST or None, initial={"policy_type": request.GET.get("type", "")})
-    policy_type = request.POST.get("policy_type") or request.GET.get("type", "")
-    if policy_type not in selectors.policy_types():
-        raise Http404("No such policy type")
+    form = CreateOrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        result = services.organization_create(
+            connection=connection, actor=request.user, request=request, feature_set=form.cleaned_data["feature_set"]
+        )
+        _report(request, result)
+        return redirect("organization", pk=connection.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "policies/organization_create.html", _context(request, connection, form=form), status=status)
+
+
+def _policy_type_change(request: HttpRequest, pk: int, enable: bool) -> HttpResponse:
+    """GET: the confirmation (what the type governs); POST with the confirmation: Enable/DisablePolicyType."""
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    data = request.POST if request.method == "POST" else None
+    initial = {"policy_type": request.GET.get("type", ""), "root_id": request.GET.get("root", "")}
+    form = PolicyTypeForm(data, initial=initial, roots=[r.root_id for r in selectors.roots(connection)])
+    policy_type = (request.POST.get("policy_type") or request.GET.get("type", "")).strip()
+    root_id = (request.POST.get("root_id") or request.GET.get("root", "")).strip()
+    root = selectors.roots(connection).filter(root_id=root_id).first()
+    if request.method == "POST" and form.is_valid() and root is not None:
         _report(
             request,
             services.policy_type_set(
@@ -131,17 +119,32 @@ def policy_type_change(request: HttpRequest, pk: int, root_id: str, action: str)
                 request=request,
                 root=root,
                 policy_type=form.cleaned_data["policy_type"],
-                enable=action == "enable",
+                enable=enable,
             ),
         )
-        return redirect("policies:organization", pk=connection.pk)
-    info = selectors.policy_type_info(policy_type)
-    return render(
+        return redirect("organization", pk=connection.pk)
+    known = policy_type in selectors.policy_types() and root is not None
+    context = _context(
         request,
-        "policies/policy_type_confirm.html",
-        _context(request, connection, root=root, info=info, action=action, form=form,
-                 status=root.policy_type_status(policy_type)),
+        connection,
+        form=form,
+        root=root,
+        info=selectors.policy_type_info(policy_type) if known else None,
+        action="enable" if enable else "disable",
+        status=root.policy_type_status(policy_type) if known and root else "",
     )
+    status = 200 if request.method == "GET" and known else 422
+    return render(request, "policies/policy_type_confirm.html", context, status=status)
+
+
+@action_view(role=Role.ADMIN, target="connection")
+def policy_type_enable(request: HttpRequest, pk: int) -> HttpResponse:
+    return _policy_type_change(request, pk, enable=True)
+
+
+@action_view(role=Role.ADMIN, target="connection")
+def policy_type_disable(request: HttpRequest, pk: int) -> HttpResponse:
+    return _policy_type_change(request, pk, enable=False)
 
 
 # --- policies ---------------------------------------------------------------------------------
@@ -166,13 +169,12 @@ def policy_list(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, _partial(request, "policies/policy_list.html", "rows"), context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+@action_view(role=Role.ADMIN, target="connection")
 def policy_create(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
     form = PolicyForm(request.POST or None, initial={"type": request.GET.get("type", "")})
     if request.method == "POST" and form.is_valid():
-        outcome = services.policy_create(
+        result = services.policy_create(
             connection=connection,
             actor=request.user,
             request=request,
@@ -181,10 +183,14 @@ def policy_create(request: HttpRequest, pk: int) -> HttpResponse:
             policy_type=form.cleaned_data["type"],
             content=form.cleaned_data["content"],
         )
-        _report(request, outcome)
-        if outcome.ok and outcome.policy is not None:
-            return redirect("policies:policy_detail", pk=connection.pk, policy_id=outcome.policy.policy_id)
-    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=None))
+        _report(request, result)
+        if result.ok and result.policy is not None:
+            return redirect("policy_detail", pk=connection.pk, policy_id=result.policy.policy_id)
+        return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=None),
+                      status=400)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=None),
+                  status=status)
 
 
 @login_required
@@ -205,15 +211,30 @@ def policy_detail(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse
     return render(request, "policies/policy_detail.html", context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def policy_update(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
+def _chosen_policy(request: HttpRequest, connection: AwsConnection) -> Policy | None:
+    policy_id = (request.POST.get("policy_id") or request.GET.get("policy", "")).strip()
+    return selectors.policy_for(connection, policy_id) if policy_id else None
+
+
+def _no_policy(request: HttpRequest, connection: AwsConnection) -> HttpResponse:
+    return render(
+        request,
+        "policies/policy_confirm.html",
+        _context(request, connection, policy=None, problem="Choose a policy of this organization first."),
+        status=422,
+    )
+
+
+@action_view(role=Role.ADMIN, target="connection")
+def policy_update(request: HttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    policy = _policy_for(connection, policy_id)
+    policy = _chosen_policy(request, connection)
+    if policy is None:
+        return _no_policy(request, connection)
     initial = {"name": policy.name, "description": policy.description, "content": policy.pretty_content}
     form = PolicyForm(request.POST or None, initial=initial, update=True)
     if request.method == "POST" and form.is_valid():
-        outcome = services.policy_update(
+        result = services.policy_update(
             policy=policy,
             actor=request.user,
             request=request,
@@ -221,58 +242,65 @@ def policy_update(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse
             description=form.cleaned_data["description"],
             content=form.cleaned_data["content"],
         )
-        _report(request, outcome)
-        if outcome.ok:
-            return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
-    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy))
+        _report(request, result)
+        if result.ok:
+            return redirect("policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+        return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy),
+                      status=400)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy),
+                  status=status)
 
 
-@login_required
-@require_POST
-def policy_delete(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
+def _policy_change(request: HttpRequest, pk: int, change: str) -> HttpResponse:
+    """delete / attach / detach: GET (or a POST without `confirm`) shows what will be sent."""
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    policy = _policy_for(connection, policy_id)
-    outcome = services.policy_delete(policy=policy, actor=request.user, request=request)
-    _report(request, outcome)
-    if outcome.ok:
-        return redirect(reverse("policies:policy_list", kwargs={"pk": connection.pk}) + f"?type={policy.type}")
-    return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+    policy = _chosen_policy(request, connection)
+    if policy is None:
+        return _no_policy(request, connection)
+    target_id = (request.POST.get("target_id") or request.GET.get("target", "")).strip()
+    target = selectors.target_name(connection, target_id) if target_id else None
+    problem = ""
+    if change != "delete" and target is None:
+        problem = "Choose a root, organizational unit or account of this organization."
+    if request.method == "POST" and not problem and request.POST.get("confirm"):
+        if change == "delete":
+            result = services.policy_delete(policy=policy, actor=request.user, request=request)
+        elif change == "attach":
+            result = services.policy_attach(policy=policy, target_id=target_id, actor=request.user, request=request)
+        else:
+            result = services.policy_detach(policy=policy, target_id=target_id, actor=request.user, request=request)
+        _report(request, result)
+        if result.ok and change == "delete":
+            return redirect(reverse("policy_list", kwargs={"pk": connection.pk}) + f"?type={policy.type}")
+        return redirect("policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+    context = _context(
+        request,
+        connection,
+        policy=policy,
+        change=change,
+        target_id=target_id,
+        target=target,
+        info=selectors.policy_type_info(policy.type),
+        problem=problem,
+    )
+    status = 422 if problem or request.method == "POST" else 200
+    return render(request, "policies/policy_confirm.html", context, status=status)
 
 
-@login_required
-@require_POST
-def policy_attach(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    policy = _policy_for(connection, policy_id)
-    form = AttachPolicyForm(request.POST, targets=selectors.targets(connection))
-    if form.is_valid():
-        _report(
-            request,
-            services.policy_attach(
-                policy=policy, target_id=form.cleaned_data["target_id"], actor=request.user, request=request
-            ),
-        )
-    else:
-        messages.error(request, "Choose a root, organizational unit or account to attach the policy to.")
-    return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+@action_view(role=Role.ADMIN, target="connection")
+def policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    return _policy_change(request, pk, "delete")
 
 
-@login_required
-@require_POST
-def policy_detach(request: HttpRequest, pk: int, policy_id: str) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    policy = _policy_for(connection, policy_id)
-    form = DetachPolicyForm(request.POST)
-    if form.is_valid():
-        _report(
-            request,
-            services.policy_detach(
-                policy=policy, target_id=form.cleaned_data["target_id"], actor=request.user, request=request
-            ),
-        )
-    else:
-        messages.error(request, "That is not a target this policy can be detached from.")
-    return redirect("policies:policy_detail", pk=connection.pk, policy_id=policy.policy_id)
+@action_view(role=Role.ADMIN, target="connection")
+def policy_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    return _policy_change(request, pk, "attach")
+
+
+@action_view(role=Role.ADMIN, target="connection")
+def policy_detach(request: HttpRequest, pk: int) -> HttpResponse:
+    return _policy_change(request, pk, "detach")
 
 
 @login_required
@@ -331,26 +359,27 @@ def effective_policy(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "policies/effective_policy.html", context)
 
 
-@login_required
-@require_POST
+@action_view(role=Role.VIEWER, target="connection")
 def effective_policy_refresh(request: HttpRequest, pk: int) -> HttpResponse:
-    """Read DescribeEffectivePolicy now for one account and type (a read: any role that may view)."""
+    """Read DescribeEffectivePolicy now for one account and type (a read: any role that may view).
+    GET, or a POST without both fields, shows the form again (422 when something is missing)."""
     connection = get_connection_for_user(request.user, pk)
-    form = EffectivePolicyForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose an account and a policy type.")
-        return redirect("policies:effective_policy", pk=connection.pk)
-    account_id = form.cleaned_data["account_id"]
-    policy_type = form.cleaned_data["policy_type"]
-    outcome = services.effective_policy_refresh(
-        connection=connection, account_id=account_id, policy_type=policy_type, actor=request.user, request=request
-    )
-    if not outcome.ok:
-        messages.error(request, outcome.message)
-    return redirect(
-        reverse("policies:effective_policy", kwargs={"pk": connection.pk})
-        + f"?account_id={account_id}&policy_type={policy_type}"
-    )
+    form = EffectivePolicyForm(request.POST if request.method == "POST" else (request.GET or None))
+    if request.method == "POST" and form.is_valid():
+        account_id = form.cleaned_data["account_id"]
+        policy_type = form.cleaned_data["policy_type"]
+        result = services.effective_policy_refresh(
+            connection=connection, account_id=account_id, policy_type=policy_type, actor=request.user, request=request
+        )
+        if not result.ok:
+            messages.error(request, result.message)
+        return redirect(
+            reverse("effective_policy", kwargs={"pk": connection.pk})
+            + f"?account_id={account_id}&policy_type={policy_type}"
+        )
+    context = _context(request, connection, form=form, asked=False, effective=None,
+                       account_choices=selectors.accounts(connection)[:500], account_name=None)
+    return render(request, "policies/effective_policy.html", context, status=200 if request.method == "GET" else 422)
 
 
 @login_required

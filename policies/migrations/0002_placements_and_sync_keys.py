@@ -25,10 +25,6 @@ class Migration(migrations.Migration):
                 ('parent_id', models.CharField(max_length=100)),
             ],
         ),
-        migrations.RemoveField(
-            model_name='orgaccount',
-            name='connection',
-        ),
         migrations.AddField(
             model_name='effectivepolicy',
             name='effective_key',
