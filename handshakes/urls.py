@@ -22,3 +22,8 @@ urlpatterns += [
         name="organization_enable_all_features",
     ),
 ]
+
+# CSV export of the list, same filters (handshakes/exports.py).
+from . import exports as handshake_exports  # noqa: E402
+
+urlpatterns += [path("export.csv", handshake_exports.export, name="handshake_export")]

@@ -13,3 +13,8 @@ urlpatterns += [
     path("<int:pk>/rename/", transfer_actions.rename, name="transfer_rename"),
     path("<int:pk>/terminate/", transfer_actions.terminate, name="transfer_terminate"),
 ]
+
+# CSV export of the list, same filters (transfers/exports.py).
+from . import exports as transfer_exports  # noqa: E402
+
+urlpatterns += [path("export.csv", transfer_exports.export, name="transfer_export")]
