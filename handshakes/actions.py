@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -33,6 +33,7 @@ from .forms import ActionForm, AnswerForm, CancelForm, EnableAllFeaturesForm, In
 from .models import OPEN_STATES, Direction, Handshake
 
 ACTION_TEMPLATE = "handshakes/action_page.html"
+ACCEPT_BEFORE_START = timedelta(hours=24)
 
 # What accepting a billing transfer means (../shared/reference/BILLING-TRANSFER.md), shown before
 # an approver may accept.
@@ -210,6 +211,10 @@ def _answer(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
             "consequences": BILLING_TRANSFER_CONSEQUENCES if billing and verb == "accept" else (),
             "danger": verb != "accept",
             "confirm_only": True,
+            # A billing transfer must be accepted at least 24 h before it starts.
+            "accept_by": handshake.transfer_start_at - ACCEPT_BEFORE_START
+            if billing and handshake.transfer_start_at
+            else None,
         },
         operation=operation,
         params=lambda f: {"HandshakeId": handshake.handshake_id},
