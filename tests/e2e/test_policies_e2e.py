@@ -39,7 +39,9 @@ def page() -> Iterator[Any]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page()
+            page = browser.new_page()
+            page.set_default_timeout(10_000)
+            yield page
         finally:
             browser.close()
 
