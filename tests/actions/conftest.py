@@ -25,11 +25,10 @@ SOURCE_ACCOUNT_ID = "333333333333"
 
 def calls_of(sim: Any, operation: str) -> int:
     """How many times orgsim served `operation` since the last reset of its call log."""
-    count = 0
-    for call in sim.calls():
-        name = call.get("operation") if isinstance(call, dict) else getattr(call, "operation", call[0])
-        count += name == operation
-    return count
+    calls = sim.calls()
+    if isinstance(calls, dict):  # orgsim's counters: {"by_operation": {...}, "calls": [...], "total": n}
+        return int(calls.get("by_operation", {}).get(operation, 0))
+    return sum(1 for call in calls if (call.get("operation") if isinstance(call, dict) else call[0]) == operation)
 
 
 @dataclass

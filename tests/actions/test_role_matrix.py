@@ -1,4 +1,4 @@
-"""The whole role matrix: every state-changing URL (collected from the URLconf) x every role ×
+"""The whole role matrix: every state-changing URL (collected from the URLconf) x every role x
 own/other connection → 403 / 404 / allowed; GET never changes anything, and neither does a POST
 that stops at the review step. No AWS is reached: the connections point at a closed port, so an
 accidental AWS call would fail loudly."""
