@@ -1,0 +1,300 @@
+"""The seeding room: the ``empty``, ``demo`` and ``scale`` worlds.
+
+Every scenario is deterministic by seed (ids, names, which handshake gets which state); times are
+set relative to the moment the scenario is built, so "expires in 3 days" stays true in a demo
+started any day. Quotas: ``default`` gives every management account a working inbound quota of
+10, ``aws`` AWS's own defaults (inbound 0, outbound 1, chain 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orgsim.state import DAY, Account, Organization, State
+
+SCENARIOS = ("empty", "demo", "scale")
+
+
+def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **sizes: Any) -> State:
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    state = State(seed=int(seed or 0), quotas=quotas or "default")
+    if scenario == "demo":
+        orgs = _demo(state)
+        _seed_hooks(state, orgs)
+    elif scenario == "scale":
+        _scale(state, orgs=int(sizes.get("orgs") or 200), handshakes=int(sizes.get("handshakes") or 100_000), transfers=int(sizes.get("transfers") or 10_000))
+    else:
+        state.account("111111111111")  # the account the test fixtures start from, standalone
+    state.dirty = True
+    return state
+
+
+def _seed_hooks(state: State, orgs: dict[str, Organization]) -> None:
+    """Let each ops module add its own demo data: ``seed_demo(state, orgs)`` (orgs by management account id)."""
+    import importlib
+    import pkgutil
+
+    import orgsim.ops
+
+    for info in pkgutil.iter_modules(orgsim.ops.__path__):
+        module = importlib.import_module(f"orgsim.ops.{info.name}")
+        hook = getattr(module, "seed_demo", None)
+        if callable(hook):
+            hook(state, orgs)
+
+
+def _account(state: State, account_id: str, name: str, email: str) -> Account:
+    account = state.account(account_id)
+    account.name, account.email = name, email
+    return account
+
+
+def _org(state: State, management: Account, feature_set: str, members: list[Account], now: float, ous: dict[str, list[int]] | None = None) -> Organization:
+    """An organization; `ous` maps OU name -> indexes of the members placed in it (nested with '/')."""
+    org = state.create_organization(management, feature_set, now - 400 * DAY)
+    for i, member in enumerate(members):
+        state.join(member, org, "INVITED" if i % 3 else "CREATED", now - (300 - i) * DAY)
+    made: dict[str, str] = {}
+    for path, member_indexes in (ous or {}).items():
+        parent_path, _, name = path.rpartition("/")
+        parent_id = made[parent_path] if parent_path else org.root_id
+        ou = state.create_ou(org, parent_id, name)
+        made[path] = ou.id
+        for index in member_indexes:
+            state.move(members[index], ou.id)
+    return org
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+PARTNER = "210987654321"  # Northwind Cloud Partners: the billing partner (payer)
+CONTOSO = "322233344455"  # Contoso Retail: paid for by Northwind (accepted, in force)
+FABRIKAM = "433344455566"  # Fabrikam Health: has an open invitation from Northwind expiring in 3 days
+TAILSPIN = "544455566677"  # Tailspin Toys: an open invitation (12 days), an earlier one declined
+WOODGROVE = "655566677788"  # Woodgrove Bank: withdrawn transfer (ends this or next month), one canceled
+ADATUM = "766677788899"  # Adatum Labs: consolidated billing, switching to all features
+LITWARE = "877788899900"  # Litware Studio: consolidated billing, all-features request just sent
+
+_DEMO_ORGS: list[tuple[str, str, str, str, list[str], dict[str, list[int]]]] = [
+    (PARTNER, "Northwind Cloud Partners", "billing@northwind-partners.example", "ALL", ["Northwind Shared Services", "Northwind Security"], {"Operations": [0, 1]}),
+    (CONTOSO, "Contoso Retail", "aws-root@contoso-retail.example", "ALL", ["Contoso Web Shop", "Contoso Payments", "Contoso Data", "Contoso Staging", "Contoso Sandbox"], {"Production": [0], "Production/Payments": [1], "Staging": [3], "Sandbox": [4]}),
+    (FABRIKAM, "Fabrikam Health", "cloud@fabrikam-health.example", "ALL", ["Fabrikam Clinical", "Fabrikam Research", "Fabrikam Imaging", "Fabrikam Portal", "Fabrikam Analytics", "Fabrikam Log Archive"], {"Clinical": [0, 2], "Research": [1, 4]}),
+    (TAILSPIN, "Tailspin Toys", "aws@tailspin-toys.example", "ALL", ["Tailspin Games", "Tailspin Store", "Tailspin Dev", "Tailspin Audit"], {"Workloads": [0, 1]}),
+    (WOODGROVE, "Woodgrove Bank", "aws-billing@woodgrove-bank.example", "ALL", ["Woodgrove Core Banking", "Woodgrove Cards", "Woodgrove Risk", "Woodgrove Sandbox"], {"Regulated": [0, 1, 2]}),
+    (ADATUM, "Adatum Labs", "it@adatum-labs.example", "CONSOLIDATED_BILLING", ["Adatum Research", "Adatum Prototypes", "Adatum Shared"], {}),
+    (LITWARE, "Litware Studio", "admin@litware-studio.example", "CONSOLIDATED_BILLING", ["Litware Render Farm"], {}),
+]
+
+
+def _demo(state: State) -> dict[str, Organization]:
+    from orgsim.ops.handshakes import new_handshake, org_resource
+    from orgsim.ops.transfers import create_transfer, month_end, month_start
+
+    now = state.now()
+    orgs: dict[str, Organization] = {}
+    members: dict[str, list[Account]] = {}
+    for mgmt_id, name, email, feature_set, member_names, ous in _DEMO_ORGS:
+        domain = email.split("@")[1]
+        management = _account(state, mgmt_id, name, email)
+        base = int(mgmt_id[:9]) * 1000
+        accounts = [
+            _account(state, f"{base + i + 1:012d}", member, f"{member.lower().replace(' ', '-')}@{domain}")
+            for i, member in enumerate(member_names)
+        ]
+        orgs[mgmt_id] = _org(state, management, feature_set, accounts, now, ous)
+        members[mgmt_id] = accounts
+    standalone = [
+        _account(state, "888800000001", "Contoso Analytics (standalone)", "analytics@contoso-retail.example"),
+        _account(state, "888800000002", "Woodgrove Mortgage (standalone)", "mortgage@woodgrove-bank.example"),
+        _account(state, "888800000003", "Fabrikam Labs (standalone)", "labs@fabrikam-health.example"),
+        _account(state, "888800000004", "Tailspin Arcade (standalone)", "arcade@tailspin-toys.example"),
+        _account(state, "888800000005", "Northwind Training (standalone)", "training@northwind-partners.example"),
+    ]
+    partner = orgs[PARTNER]
+
+    # --- billing transfers: Northwind pays, or is asked to pay, for its customers -------------
+    def first_start(after: float) -> float:
+        start = month_start(after, 1)
+        return start if start - DAY >= after else month_start(after, 2)
+
+    # Contoso: accepted two months ago and in force since the start of last month.
+    start = month_start(now, -1)
+    transfer, handshake = create_transfer(state, payer=partner, source=orgs[CONTOSO], name="Contoso Retail", start=start, now=start - 12 * DAY, notes="Consolidated invoicing under the Northwind reseller agreement.", handshake_state="ACCEPTED", closed_ts=start - 7 * DAY, expires=start - 1 * DAY)
+    transfer.status = "ACCEPTED"
+    state.tags[transfer.id] = {"contract": "NW-2024-017", "segment": "retail"}
+    # Fabrikam: invitation sent 12 days ago, expires in 3 days, starts on the next month start it can.
+    create_transfer(state, payer=partner, source=orgs[FABRIKAM], name="Fabrikam Health", start=first_start(now + 3 * DAY), now=now - 12 * DAY, notes="Northwind will pay Fabrikam's AWS bills from the start date.", expires=now + 3 * DAY)
+    # Tailspin: a fresh invitation (REQUESTED) expiring in 12 days, and an earlier one declined.
+    create_transfer(state, payer=partner, source=orgs[TAILSPIN], name="Tailspin Toys", start=first_start(now + 12 * DAY), now=now - 3 * DAY, expires=now + 12 * DAY, handshake_state="REQUESTED")
+    create_transfer(state, payer=partner, source=orgs[TAILSPIN], name="Tailspin Toys (first offer)", start=month_start(now, 1), now=now - 20 * DAY, expires=now - 5 * DAY, handshake_state="DECLINED", closed_ts=now - 15 * DAY)
+    # Woodgrove: accepted 25 days ago, then withdrawn; an older invitation Northwind canceled.
+    start = first_start(now - 25 * DAY)
+    transfer, _ = create_transfer(state, payer=partner, source=orgs[WOODGROVE], name="Woodgrove Bank", start=start, now=now - 28 * DAY, expires=now - 13 * DAY, handshake_state="ACCEPTED", closed_ts=now - 25 * DAY)
+    transfer.status, transfer.end_ts = "WITHDRAWN", month_end(max(start, now))
+    create_transfer(state, payer=partner, source=orgs[WOODGROVE], name="Woodgrove Bank (draft)", start=first_start(now - 29 * DAY), now=now - 29 * DAY, expires=now - 14 * DAY, handshake_state="CANCELED", closed_ts=now - 22 * DAY)
+    # Fabrikam: an earlier invitation that nobody answered.
+    create_transfer(state, payer=partner, source=orgs[FABRIKAM], name="Fabrikam Health (2nd quarter)", start=month_start(now, 0), now=now - 21 * DAY, expires=now - 6 * DAY, handshake_state="EXPIRED", closed_ts=now - 6 * DAY)
+
+    # --- INVITE in every state ---------------------------------------------------------------------
+    def invite(org_id: str, account: Account, state_name: str, requested_ago: float, closed_ago: float | None = None, expires_in: float | None = None, notes: str | None = None) -> None:
+        org = orgs[org_id]
+        resources: list[dict[str, Any]] = [org_resource(state, org), {"Value": account.id, "Type": "ACCOUNT"}]
+        if notes:
+            resources.append({"Value": notes, "Type": "NOTES"})
+        new_handshake(
+            state,
+            action="INVITE",
+            org=org,
+            recipient=account,
+            parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": account.id, "Type": "ACCOUNT"}],
+            resources=resources,
+            now=now - requested_ago * DAY,
+            expires=now + expires_in * DAY if expires_in is not None else now - requested_ago * DAY + 15 * DAY,
+            handshake_state=state_name,
+            closed_ts=now - closed_ago * DAY if closed_ago is not None else None,
+        )
+
+    invite(CONTOSO, standalone[0], "OPEN", 13, expires_in=2, notes="Please join Contoso Retail's organization.")
+    invite(WOODGROVE, standalone[1], "REQUESTED", 1)
+    invite(PARTNER, members[TAILSPIN][3], "OPEN", 2, notes="Move Tailspin Audit into Northwind (account transfer between organizations).")
+    invite(CONTOSO, members[CONTOSO][2], "ACCEPTED", 20, closed_ago=18)
+    invite(FABRIKAM, standalone[2], "DECLINED", 10, closed_ago=9)
+    invite(TAILSPIN, standalone[3], "CANCELED", 8, closed_ago=7)
+    invite(PARTNER, standalone[4], "EXPIRED", 20, closed_ago=5)
+
+    # --- ENABLE_ALL_FEATURES / APPROVE_ALL_FEATURES in every state ---------------------------------
+    def enable(org_id: str, state_name: str, requested_ago: float, closed_ago: float | None, child_states: list[str]) -> None:
+        org = orgs[org_id]
+        requested = now - requested_ago * DAY
+        closed = now - closed_ago * DAY if closed_ago is not None else None
+        parent = new_handshake(
+            state,
+            action="ENABLE_ALL_FEATURES",
+            org=org,
+            recipient=state.management_account(org),
+            parties=[{"Id": org.id, "Type": "ORGANIZATION"}],
+            resources=[org_resource(state, org)],
+            now=requested,
+            expires=requested + 90 * DAY,
+            handshake_state=state_name,
+            closed_ts=closed,
+        )
+        if state_name in ("OPEN", "REQUESTED"):
+            org.pending_all_features = parent.id
+        for member, child_state in zip(members[org_id], child_states, strict=False):
+            new_handshake(
+                state,
+                action="APPROVE_ALL_FEATURES",
+                org=org,
+                recipient=member,
+                parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": member.id, "Type": "ACCOUNT"}],
+                resources=[org_resource(state, org), {"Value": parent.id, "Type": "PARENT_HANDSHAKE"}],
+                now=requested,
+                expires=requested + 90 * DAY,
+                parent_id=parent.id,
+                handshake_state=child_state,
+                closed_ts=None if child_state in ("OPEN", "REQUESTED") else (closed or now - 1 * DAY),
+            )
+
+    enable(ADATUM, "OPEN", 6, None, ["ACCEPTED", "OPEN", "REQUESTED"])
+    enable(LITWARE, "REQUESTED", 1, None, ["OPEN"])
+    enable(CONTOSO, "ACCEPTED", 14, 12, ["ACCEPTED"] * 5)
+    enable(WOODGROVE, "CANCELED", 25, 20, ["DECLINED", "CANCELED", "CANCELED", "CANCELED"])
+    enable(FABRIKAM, "DECLINED", 9, 8, ["CANCELED"] * 6)
+    enable(TAILSPIN, "EXPIRED", 95, 5, ["EXPIRED"] * 4)
+
+    # --- ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE in every state (sent when Contoso enabled all features)
+    contoso = orgs[CONTOSO]
+    for member, (state_name, closed_ago) in zip(
+        members[CONTOSO] + members[WOODGROVE][:1],
+        [("ACCEPTED", 11), ("OPEN", None), ("REQUESTED", None), ("DECLINED", 10), ("CANCELED", 9), ("EXPIRED", 1)],
+        strict=False,
+    ):
+        org = contoso if member.org_id == contoso.id else orgs[WOODGROVE]
+        new_handshake(
+            state,
+            action="ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE",
+            org=org,
+            recipient=member,
+            parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": member.id, "Type": "ACCOUNT"}],
+            resources=[org_resource(state, org), {"Value": member.id, "Type": "ACCOUNT"}],
+            now=now - 12 * DAY,
+            expires=now - 1 * DAY if state_name == "EXPIRED" else now + 3 * DAY,
+            handshake_state=state_name,
+            closed_ts=now - closed_ago * DAY if closed_ago is not None else None,
+        )
+
+    state.tags[members[CONTOSO][1].id] = {"cost-center": "payments", "environment": "production"}
+    state.tags[members[FABRIKAM][0].id] = {"data-classification": "phi"}
+
+    from orgsim.ops.policies import seed_demo  # the policy room seeds its own demo data
+
+    seed_demo(state, orgs, members)
+    return orgs
+
+
+# --- scale ----------------------------------------------------------------------------------------
+
+
+def _scale(state: State, *, orgs: int, handshakes: int, transfers: int) -> None:
+    """`orgs` organizations of a few accounts each, `transfers` transfers, `handshakes` handshakes.
+
+    Built straight into the state (no API calls, no per-item checks) so 100,000 handshakes seed
+    in seconds. Everything is recent enough to stay listed (closed within the retention window).
+    """
+    from orgsim.ops.handshakes import new_handshake, org_resource
+    from orgsim.ops.transfers import create_transfer, month_start
+
+    rng = state.rng
+    now = state.now()
+    made: list[Organization] = []
+    for n in range(max(1, orgs)):
+        management = _account(state, f"{100000000000 + n * 100:012d}", f"Scale Org {n:05d}", f"mgmt-{n:05d}@scale.example")
+        accounts = [_account(state, f"{100000000000 + n * 100 + i:012d}", f"Scale Org {n:05d} member {i}", f"m{i}-{n:05d}@scale.example") for i in range(1, 4)]
+        made.append(_org(state, management, "ALL", accounts, now))
+    closed_states = ("ACCEPTED", "DECLINED", "CANCELED", "EXPIRED")
+    transfer_states = ("OPEN", "DECLINED", "CANCELED", "EXPIRED")
+    paid_for: set[str] = set()
+    count = min(transfers, handshakes)
+    for i in range(count):
+        payer = made[i % len(made)]
+        source = made[rng.randrange(len(made))] if len(made) > 1 else None
+        if source is None or source.id == payer.id:
+            continue
+        state_name = transfer_states[rng.randrange(len(transfer_states))]
+        accepted = source.id not in paid_for and rng.random() < 0.2
+        if accepted:
+            state_name = "ACCEPTED"
+            paid_for.add(source.id)
+        requested = now - rng.uniform(0, 20) * DAY
+        transfer, _ = create_transfer(
+            state,
+            payer=payer,
+            source=source,
+            name=f"{state.management_account(source).name} billing",
+            start=month_start(now, 2) if not accepted else month_start(now, 0),
+            now=requested,
+            expires=requested + 15 * DAY if state_name != "EXPIRED" else now - DAY,
+            handshake_state=state_name,
+            closed_ts=None if state_name == "OPEN" else max(requested, now - 2 * DAY),
+        )
+    remaining = handshakes - len(state.handshakes)
+    resources_by_org = {org.id: org_resource(state, org) for org in made}
+    for i in range(max(0, remaining)):
+        org = made[i % len(made)]
+        account = state.account(f"{500000000000 + i:012d}")
+        state_name = "OPEN" if rng.random() < 0.4 else closed_states[rng.randrange(len(closed_states))]
+        requested = now - rng.uniform(0, 20) * DAY
+        new_handshake(
+            state,
+            action="INVITE",
+            org=org,
+            recipient=account,
+            parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": account.id, "Type": "ACCOUNT"}],
+            resources=[resources_by_org[org.id], {"Value": account.id, "Type": "ACCOUNT"}],
+            now=requested,
+            expires=requested + 15 * DAY if state_name != "EXPIRED" else now - DAY,
+            handshake_state=state_name,
+            closed_ts=None if state_name == "OPEN" else max(requested, now - 2 * DAY),
+        )
