@@ -159,7 +159,12 @@ def _target_out(state: State, target_id: str) -> dict[str, Any]:
         return {"TargetId": target_id, "Arn": out["Arn"], "Name": root.name, "Type": "ROOT"}
     if target_id.startswith("ou-"):
         ou = state.ous[target_id]
-        return {"TargetId": target_id, "Arn": state.ou_to_api(ou)["Arn"], "Name": ou.name, "Type": "ORGANIZATIONAL_UNIT"}
+        return {
+            "TargetId": target_id,
+            "Arn": state.ou_to_api(ou)["Arn"],
+            "Name": ou.name,
+            "Type": "ORGANIZATIONAL_UNIT",
+        }
     account = state.accounts[target_id]
     return {"TargetId": target_id, "Arn": state.account_to_api(account)["Arn"], "Name": account.name, "Type": "ACCOUNT"}
 
@@ -204,8 +209,11 @@ def _detach(state: State, policy_id: str, target_id: str) -> None:
 
 
 def _org_targets(state: State, org: Organization) -> list[str]:
-    return [org.root_id, *[o.id for o in state.ous.values() if o.org_id == org.id],
-            *[a.id for a in state.accounts.values() if a.org_id == org.id]]
+    return [
+        org.root_id,
+        *[o.id for o in state.ous.values() if o.org_id == org.id],
+        *[a.id for a in state.accounts.values() if a.org_id == org.id],
+    ]
 
 
 # --- policy types on roots --------------------------------------------------------------------
@@ -391,7 +399,9 @@ def attach_policy(call: Call) -> dict[str, Any]:
     _require_enabled(state, org, policy["type"])
     attached = state.attachments.get(target_id, [])
     if policy["id"] in attached:
-        raise ApiError("DuplicatePolicyAttachmentException", "The selected policy is already attached to the specified target.")
+        raise ApiError(
+            "DuplicatePolicyAttachmentException", "The selected policy is already attached to the specified target."
+        )
     limit = ATTACHMENT_LIMIT.get(policy["type"], DEFAULT_ATTACHMENT_LIMIT)
     if sum(1 for p in attached if state.policies[p]["type"] == policy["type"]) >= limit:
         raise ApiError(
@@ -479,7 +489,9 @@ def _path(state: State, org: Organization, account_id: str) -> list[str]:
     return list(reversed(chain))
 
 
-def effective_for(state: State, org: Organization, account_id: str, policy_type: str) -> tuple[dict[str, Any], float] | None:
+def effective_for(
+    state: State, org: Organization, account_id: str, policy_type: str
+) -> tuple[dict[str, Any], float] | None:
     """The merged document and its last change time, or None when nothing of the type reaches the account."""
     document: dict[str, Any] = {}
     updated = 0.0
@@ -548,9 +560,11 @@ def list_accounts_with_invalid_effective_policy(call: Call) -> dict[str, Any]:
     items, token = paging.page(
         call,
         f"invalid:{org.id}:{policy_type}",
-        lambda account_id: state.account_to_api(state.accounts[account_id])
-        if state.accounts.get(account_id) and state.accounts[account_id].org_id == org.id
-        else None,
+        lambda account_id: (
+            state.account_to_api(state.accounts[account_id])
+            if state.accounts.get(account_id) and state.accounts[account_id].org_id == org.id
+            else None
+        ),
     )
     return paging.with_token({"Accounts": items, "PolicyType": policy_type}, token)
 
@@ -587,8 +601,16 @@ def list_effective_policy_validation_errors(call: Call) -> dict[str, Any]:
 # --- seeding (scenarios) ----------------------------------------------------------------------
 
 
-def seed_policy(state: State, org: Organization, *, name: str, policy_type: str, content: dict[str, Any],
-                description: str = "", targets: tuple[str, ...] = ()) -> str:
+def seed_policy(
+    state: State,
+    org: Organization,
+    *,
+    name: str,
+    policy_type: str,
+    content: dict[str, Any],
+    description: str = "",
+    targets: tuple[str, ...] = (),
+) -> str:
     """Create a policy directly in the state (demo data); enables its type on the root if needed."""
     _indexed(state)
     if not any(t["Type"] == policy_type for t in state.roots[org.root_id].policy_types):
@@ -625,3 +647,138 @@ def seed_invalid_effective(state: State, account_id: str, policy_type: str, erro
 
 def all_policy_types() -> list[str]:
     return enum("PolicyType")
+
+
+def seed_demo(state: State, orgs: dict[str, Organization]) -> None:
+    """The demo's policies (the scenario's hook): several types (Inspector included) in Contoso
+    Retail and Northwind, SCPs with FullAWSAccess, and one account (Contoso Payments) whose
+    effective backup policy is invalid."""
+    contoso, partner = orgs["322233344455"], orgs["210987654321"]
+    # Contoso's members in the scenario's order: Web Shop, Payments, Data, Staging, Sandbox.
+    by_name = {a.name: a for a in state.accounts.values() if a.org_id == contoso.id}
+    web_shop, payments = by_name["Contoso Web Shop"], by_name["Contoso Payments"]
+    production = web_shop.parent_id or contoso.root_id
+    # SCPs the AWS way: enabling them attaches FullAWSAccess to the root.
+    for org in (contoso, partner):
+        root = state.roots[org.root_id]
+        root.policy_types.append({"Type": SCP, "Status": "ENABLED"})
+        full = state.policies.setdefault(
+            FULL_AWS_ACCESS,
+            {
+                "id": FULL_AWS_ACCESS,
+                "org_id": None,
+                "name": "FullAWSAccess",
+                "description": "Allows access to every operation",
+                "type": SCP,
+                "content": FULL_AWS_ACCESS_CONTENT,
+                "aws_managed": True,
+                "updated_ts": state.now(),
+                "listed_in": [],
+            },
+        )
+        full["listed_in"].append(org.id)
+        _indexed(state).index.add(f"policies:{org.id}:{SCP}", FULL_AWS_ACCESS)
+        _attach(state, FULL_AWS_ACCESS, org.root_id)
+    seed_policy(
+        state,
+        contoso,
+        name="Deny leaving the organization",
+        policy_type=SCP,
+        description="Member accounts cannot leave Contoso Retail",
+        content={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}],
+        },
+        targets=(contoso.root_id,),
+    )
+    seed_policy(
+        state,
+        contoso,
+        name="Inspector: scan EC2 and ECR",
+        policy_type="INSPECTOR_POLICY",
+        description="Amazon Inspector scanning in the Regions Contoso uses",
+        content={
+            "inspector": {
+                "enablement": {
+                    "ec2_scanning": {"enable_in_regions": {"@@assign": ["us-east-1", "eu-west-1"]}},
+                    "ecr_scanning": {"enable_in_regions": {"@@assign": ["us-east-1"]}},
+                }
+            }
+        },
+        targets=(contoso.root_id,),
+    )
+    seed_policy(
+        state,
+        contoso,
+        name="Inspector: Lambda in production",
+        policy_type="INSPECTOR_POLICY",
+        description="Adds Lambda scanning for production workloads",
+        content={
+            "inspector": {
+                "enablement": {"lambda_standard_scanning": {"enable_in_regions": {"@@assign": ["us-east-1"]}}}
+            }
+        },
+        targets=(production,),
+    )
+    seed_policy(
+        state,
+        contoso,
+        name="Cost allocation tags",
+        policy_type="TAG_POLICY",
+        description="Every resource carries a CostCenter tag",
+        content={
+            "tags": {
+                "costcenter": {
+                    "tag_key": {"@@assign": "CostCenter"},
+                    "tag_value": {"@@assign": ["retail", "payments", "data"]},
+                }
+            }
+        },
+        targets=(contoso.root_id,),
+    )
+    backup = seed_policy(
+        state,
+        contoso,
+        name="Nightly backups (payments)",
+        policy_type="BACKUP_POLICY",
+        description="A backup plan whose vault was never created",
+        content={
+            "plans": {"nightly": {"rules": {"daily": {"schedule_expression": {"@@assign": "cron(0 5 ? * * *)"}}}}}
+        },
+        targets=(payments.id,),
+    )
+    seed_invalid_effective(
+        state,
+        payments.id,
+        "BACKUP_POLICY",
+        [
+            {
+                "ErrorCode": "ELEMENT_MISSING",
+                "ErrorMessage": "The backup plan rule 'daily' has no target_backup_vault_name.",
+                "PathToError": "plans.nightly.rules.daily.target_backup_vault_name",
+                "ContributingPolicies": [backup],
+            },
+            {
+                "ErrorCode": "ELEMENT_MISSING",
+                "ErrorMessage": "The backup plan 'nightly' selects no resources.",
+                "PathToError": "plans.nightly.selections",
+                "ContributingPolicies": [backup],
+            },
+        ],
+    )
+    seed_policy(
+        state,
+        partner,
+        name="Opt out of AI services content use",
+        policy_type="AISERVICES_OPT_OUT_POLICY",
+        content={"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}},
+        targets=(partner.root_id,),
+    )
+    seed_policy(
+        state,
+        partner,
+        name="Inspector: every Region",
+        policy_type="INSPECTOR_POLICY",
+        content={"inspector": {"enablement": {"ec2_scanning": {"enable_in_regions": {"@@assign": ["ALL_SUPPORTED"]}}}}},
+        targets=(partner.root_id,),
+    )
