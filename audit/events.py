@@ -52,7 +52,7 @@ def _json_ready(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return json.loads(json.dumps(scrub(params), cls=DjangoJSONEncoder))
 
 
-def _client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str:
     address = request.META.get("REMOTE_ADDR", "")
     if settings.SECURE_PROXY_SSL_HEADER:
         # Behind our own proxy the client is the last address it appended, not REMOTE_ADDR.
@@ -110,7 +110,7 @@ def _build(
         actor_id=actor.pk if actor is not None else None,
         actor_label=label[:150],
         roles=roles,
-        ip=_client_ip(request) if request is not None else "",
+        ip=client_ip(request) if request is not None else "",
         user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:512],
         connection_id=connection.pk if connection is not None else None,
         connection_label=(str(connection.name) if connection is not None else "")[:100],

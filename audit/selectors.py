@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connections
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -119,12 +121,24 @@ def page_of(events: QuerySet[AuditEvent], *, before: int | None, after: int | No
     return Page(rows, older, rows[0].pk if rows and before is not None else None)
 
 
+def _unescaped(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """SQLite keeps JSON with \\u escapes; spell those cells in plain UTF-8 like PostgreSQL does."""
+    roles, params = EXPORT_HEADER.index("roles"), EXPORT_HEADER.index("params")
+    for row in rows:
+        if "\\u" in row[params] or "\\u" in row[roles]:
+            cells = list(row)
+            cells[roles] = json.dumps(json.loads(row[roles]), ensure_ascii=False)
+            cells[params] = json.dumps(json.loads(row[params]), ensure_ascii=False)
+            row = tuple(cells)
+        yield row
+
+
 def export_rows(events: QuerySet[AuditEvent], *, chunk_size: int = 2000) -> Iterator[tuple[Any, ...]]:
     """Plain tuples in EXPORT_HEADER order, oldest first, fetched in chunks (server-side on PostgreSQL).
 
     JSON columns come back as their text so no row pays for decoding and re-encoding them.
     """
-    return (
+    rows = (
         events.order_by("id")
         .annotate(roles_text=Cast("roles", TextField()), params_text=Cast("params", TextField()))
         .values_list(
@@ -148,3 +162,4 @@ def export_rows(events: QuerySet[AuditEvent], *, chunk_size: int = 2000) -> Iter
         )
         .iterator(chunk_size=chunk_size)
     )
+    return _unescaped(rows) if connections[events.db].vendor == "sqlite" else rows

@@ -1,0 +1,129 @@
+"""Users and grants (admins): who holds which role on the connections you administer; grant and revoke.
+
+Each change is written to the audit trail in the same transaction as the grant itself. An admin
+sees and changes grants only on connections where they hold the admin role (superusers: all).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from audit.events import record
+
+from .models import AwsConnection, Grant, Role
+from .roles import User, connections_for, get_connection_for_user
+
+
+class GrantForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), to_field_name="username")
+    connection = forms.ModelChoiceField(queryset=AwsConnection.objects.none())
+    role = forms.ChoiceField(choices=Role.choices)
+
+    def __init__(self, *args: object, connections: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["user"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
+        self.fields["connection"].queryset = connections  # type: ignore[attr-defined]
+
+
+def _administered(user: User) -> object:
+    connections = connections_for(user, Role.ADMIN)
+    if not connections.exists():
+        raise PermissionDenied("Users and grants are managed by admins.")
+    return connections
+
+
+# --- services --------------------------------------------------------------------------------
+
+
+def grant_add(*, request: HttpRequest, user: object, connection: AwsConnection, role: str) -> tuple[Grant, bool]:
+    with transaction.atomic():
+        grant, created = Grant.objects.get_or_create(user=user, connection=connection, role=role)
+        if created:
+            record(
+                action="grant_add",
+                request=request,
+                connection=connection,
+                resource=f"user:{grant.user.get_username()}",
+                params={"user": grant.user.get_username(), "user_id": grant.user_id, "role": role},
+            )
+    return grant, created
+
+
+def grant_remove(*, request: HttpRequest, grant: Grant) -> None:
+    with transaction.atomic():
+        username = grant.user.get_username()
+        record(
+            action="grant_remove",
+            request=request,
+            connection=grant.connection,
+            resource=f"user:{username}",
+            params={"user": username, "user_id": grant.user_id, "role": grant.role},
+        )
+        grant.delete()
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+@login_required
+def users(request: HttpRequest) -> HttpResponse:
+    connections = _administered(request.user)
+    grants = (
+        Grant.objects.filter(connection__in=connections)
+        .select_related("user", "connection")
+        .order_by("user__username", "connection__name", "role")
+    )
+    return render(
+        request,
+        "orgportal/users.html",
+        {"grants": grants, "form": GrantForm(connections=connections)},
+    )
+
+
+@require_POST
+@login_required
+def grant_create(request: HttpRequest) -> HttpResponse:
+    connections = _administered(request.user)
+    # Fetched through roles first: another connection is a 404, one without admin a 403.
+    get_connection_for_user(request.user, request.POST.get("connection", ""), Role.ADMIN)
+    form = GrantForm(request.POST, connections=connections)
+    if not form.is_valid():
+        grants = Grant.objects.filter(connection__in=connections).select_related("user", "connection")
+        return render(request, "orgportal/users.html", {"grants": grants, "form": form}, status=400)
+    _grant, created = grant_add(
+        request=request,
+        user=form.cleaned_data["user"],
+        connection=form.cleaned_data["connection"],
+        role=form.cleaned_data["role"],
+    )
+    user, connection = form.cleaned_data["user"], form.cleaned_data["connection"]
+    role = Role(form.cleaned_data["role"]).label
+    if created:
+        messages.success(request, f"{user.get_username()} is now {role} on {connection.name}.")
+    else:
+        messages.info(request, f"{user.get_username()} already was {role} on {connection.name}.")
+    return redirect("users")
+
+
+@require_POST
+@login_required
+def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    connections = _administered(request.user)
+    try:
+        grant = Grant.objects.select_related("user", "connection").get(pk=pk, connection__in=connections)
+    except Grant.DoesNotExist:
+        raise Http404("No such grant") from None
+    grant_remove(request=request, grant=grant)
+    messages.success(
+        request,
+        f"{grant.user.get_username()} is no longer {Role(grant.role).label} on {grant.connection.name}.",
+    )
+    return redirect("users")
