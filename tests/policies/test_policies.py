@@ -45,7 +45,9 @@ def synced(connection: AwsConnection) -> AwsConnection:
     return connection
 
 
-def test_sync_reads_roots_tree_policies_targets_and_effective_policies(sim_org: SimOrg, connection: AwsConnection) -> None:
+def test_sync_reads_roots_tree_policies_targets_and_effective_policies(
+    sim_org: SimOrg, connection: AwsConnection
+) -> None:
     root = root_id(sim_org)
     member = sim_org.add_member()
     ou = sim_org.client.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
@@ -146,14 +148,22 @@ def test_admin_enables_inspector_creates_attaches_and_reads_the_effective_policy
 
     created = admin.post(
         reverse("policy_create", args=[connection.pk]),
-        {"name": "Inspector EC2", "description": "Scan EC2", "type": "INSPECTOR_POLICY", "content": json.dumps(INSPECTOR)},
+        {
+            "name": "Inspector EC2",
+            "description": "Scan EC2",
+            "type": "INSPECTOR_POLICY",
+            "content": json.dumps(INSPECTOR),
+        },
     )
     assert created.status_code == 302
     policy = Policy.objects.get(connection=connection, name="Inspector EC2")
-    assert sim_org.client.describe_policy(PolicyId=policy.policy_id)["Policy"]["PolicySummary"]["Name"] == "Inspector EC2"
+    assert (
+        sim_org.client.describe_policy(PolicyId=policy.policy_id)["Policy"]["PolicySummary"]["Name"] == "Inspector EC2"
+    )
 
     attached = admin.post(
-        reverse("policy_attach", args=[connection.pk]), {"policy_id": policy.policy_id, "target_id": member, "confirm": "1"}
+        reverse("policy_attach", args=[connection.pk]),
+        {"policy_id": policy.policy_id, "target_id": member, "confirm": "1"},
     )
     assert attached.status_code == 302
     assert PolicyAttachment.objects.filter(policy=policy, target_id=member, vanished_at__isnull=True).exists()
@@ -189,17 +199,29 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
 
     updated = admin.post(
         reverse("policy_update", args=[connection.pk]),
-        {"policy_id": policy_id, "name": "Inspector everywhere", "description": "All regions", "content": json.dumps(INSPECTOR)},
+        {
+            "policy_id": policy_id,
+            "name": "Inspector everywhere",
+            "description": "All regions",
+            "content": json.dumps(INSPECTOR),
+        },
     )
     assert updated.status_code == 302
     assert Policy.objects.get(policy_id=policy_id).name == "Inspector everywhere"
 
-    refused = admin.post(reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirm": "1"}, follow=True)
+    refused = admin.post(
+        reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirm": "1"}, follow=True
+    )
     assert "still attached somewhere" in refused.content.decode()
     assert "PolicyInUseException" in refused.content.decode()
     assert Policy.objects.get(policy_id=policy_id).vanished_at is None
 
-    admin.post(reverse("policy_detach", args=[connection.pk]), {"policy_id": policy_id, "target_id": root, "confirm": "1"})
+    detached = admin.post(
+        reverse("policy_detach", args=[connection.pk]),
+        {"policy_id": policy_id, "target_id": root, "confirm": "1"},
+        follow=True,
+    )
+    assert "is detached from" in detached.content.decode()
     assert PolicyAttachment.objects.get(policy__policy_id=policy_id, target_id=root).vanished_at is not None
     targets = admin.get(reverse("target_policies", args=[connection.pk, root]))
     assert "Inspector everywhere" not in targets.content.decode()
@@ -209,7 +231,9 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
     assert sim_org.client.list_policies(Filter="INSPECTOR_POLICY")["Policies"] == []
 
 
-def test_invalid_json_is_refused_before_anything_is_sent(sim_org: SimOrg, connection: AwsConnection, admin: Client) -> None:
+def test_invalid_json_is_refused_before_anything_is_sent(
+    sim_org: SimOrg, connection: AwsConnection, admin: Client
+) -> None:
     sim_org.client.enable_policy_type(RootId=root_id(sim_org), PolicyType="INSPECTOR_POLICY")
     synced(connection)
     response = admin.post(
@@ -227,13 +251,15 @@ def test_invalid_json_is_refused_before_anything_is_sent(sim_org: SimOrg, connec
     assert not AuditEvent.objects.filter(action="policy.create").exists()
 
 
-def test_aws_errors_read_in_plain_words_with_the_code(sim_org: SimOrg, connection: AwsConnection, admin: Client) -> None:
+def test_aws_errors_read_in_plain_words_with_the_code(
+    sim_org: SimOrg, connection: AwsConnection, admin: Client
+) -> None:
     synced(connection)
     # The type is not enabled: AWS refuses to attach; the user reads why.
     sim_org.client.enable_policy_type(RootId=root_id(sim_org), PolicyType="BACKUP_POLICY")
-    policy_id = sim_org.client.create_policy(Name="Backups", Description="", Type="BACKUP_POLICY", Content='{"plans": {}}')[
-        "Policy"
-    ]["PolicySummary"]["Id"]
+    policy_id = sim_org.client.create_policy(
+        Name="Backups", Description="", Type="BACKUP_POLICY", Content='{"plans": {}}'
+    )["Policy"]["PolicySummary"]["Id"]
     sim_org.client.disable_policy_type(RootId=root_id(sim_org), PolicyType="BACKUP_POLICY")
     synced(connection)
     response = admin.post(
