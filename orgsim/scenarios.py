@@ -227,10 +227,6 @@ def _demo(state: State) -> dict[str, Organization]:
 
     state.tags[members[CONTOSO][1].id] = {"cost-center": "payments", "environment": "production"}
     state.tags[members[FABRIKAM][0].id] = {"data-classification": "phi"}
-
-    from orgsim.ops.policies import seed_demo  # the policy room seeds its own demo data
-
-    seed_demo(state, orgs, members)
     return orgs
 
 
