@@ -170,7 +170,9 @@ def _sync_tree(
     parents = list(root_ids)
     while parents:
         parent_id = parents.pop()
-        for page in aws.iter_pages(client, "ListOrganizationalUnitsForParent", "OrganizationalUnits", ParentId=parent_id):
+        for page in aws.iter_pages(
+            client, "ListOrganizationalUnitsForParent", "OrganizationalUnits", ParentId=parent_id
+        ):
             ous.page(
                 {"ou_id": ou["Id"], "arn": ou.get("Arn", ""), "name": ou.get("Name", ""), "parent_id": parent_id}
                 for ou in page
@@ -196,7 +198,10 @@ def _sync_policies(connection: AwsConnection, client: Any, run: SyncRun | None, 
         for page in aws.iter_pages(client, "ListPolicies", "Policies", Filter=policy_type):
             # ListPolicies gives summaries only; the content needs DescribePolicy (one per policy).
             policies.page(
-                policy_row(summary, aws.call(client, "DescribePolicy", PolicyId=summary["Id"]).data["Policy"].get("Content", ""))
+                policy_row(
+                    summary,
+                    aws.call(client, "DescribePolicy", PolicyId=summary["Id"]).data["Policy"].get("Content", ""),
+                )
                 for summary in page
             )
             listed.extend(summary["Id"] for summary in page)
@@ -232,8 +237,9 @@ def _sync_effective(connection: AwsConnection, client: Any, run: SyncRun | None,
             continue  # nothing of this type can reach any account: no calls
         invalid = _invalid_accounts(client, policy_type)
         effective.page(
-            effective_row(account_id, policy_type, _describe_effective(client, account_id, policy_type),
-                          invalid.get(account_id))
+            effective_row(
+                account_id, policy_type, _describe_effective(client, account_id, policy_type), invalid.get(account_id)
+            )
             for account_id in account_ids
         )
     effective.finish()
@@ -254,7 +260,9 @@ def _invalid_accounts(client: Any, policy_type: str) -> dict[str, dict[str, Any]
     """account id -> the invalid/validation fields, for the accounts AWS reports as invalid."""
     found: dict[str, dict[str, Any]] = {}
     try:
-        accounts = list(aws.paginate(client, "ListAccountsWithInvalidEffectivePolicy", "Accounts", PolicyType=policy_type))
+        accounts = list(
+            aws.paginate(client, "ListAccountsWithInvalidEffectivePolicy", "Accounts", PolicyType=policy_type)
+        )
     except aws.AwsError as error:
         if error.code == "EffectivePolicyNotFoundException":
             return found
@@ -356,8 +364,13 @@ def apply_organization(connection: AwsConnection, organization: dict[str, Any]) 
     """CreateOrganization's answer on the connection row (the same fields the sync fills)."""
     from orgportal.sync import identity_from, save_identity
 
-    identity = identity_from(organization, caller={"Id": connection.account_id or organization.get("MasterAccountId", ""),
-                                                   "Email": connection.account_email or organization.get("MasterAccountEmail", "")})
+    identity = identity_from(
+        organization,
+        caller={
+            "Id": connection.account_id or organization.get("MasterAccountId", ""),
+            "Email": connection.account_email or organization.get("MasterAccountEmail", ""),
+        },
+    )
     save_identity(connection, identity)
 
 
@@ -371,7 +384,7 @@ def refresh_after_change(connection: AwsConnection, policy_types: Iterable[str] 
     policies = Upsert(POLICY, connection, None, counts)
     attachments = Upsert(ATTACHMENT, connection, None, counts)
     for policy_type in policy_types:
-        listed = []
+        listed: list[str] = []
         for page in aws.iter_pages(client, "ListPolicies", "Policies", Filter=policy_type):
             policies.page(
                 policy_row(s, aws.call(client, "DescribePolicy", PolicyId=s["Id"]).data["Policy"].get("Content", ""))
@@ -385,7 +398,7 @@ def refresh_after_change(connection: AwsConnection, policy_types: Iterable[str] 
                 client,
                 "ListTargetsForPolicy",
                 "Targets",
-                lambda target, policy_id=policy_id: attachment_row(pks[policy_id], policy_id, target),
+                lambda target, policy_id=policy_id, pks=pks: attachment_row(pks[policy_id], policy_id, target),
                 PolicyId=policy_id,
             )
 
@@ -404,7 +417,9 @@ def refresh_effective_policy(connection: AwsConnection, account_id: str, policy_
     """One account's effective policy of one type, read now (after an attach, or on request)."""
     client = aws.client_for(connection, "read")
     found = _describe_effective(client, account_id, policy_type)
-    existing = EffectivePolicy.objects.filter(connection=connection, effective_key=f"{account_id}:{policy_type}").first()
+    existing = EffectivePolicy.objects.filter(
+        connection=connection, effective_key=f"{account_id}:{policy_type}"
+    ).first()
     invalid = None
     if existing is not None and existing.invalid:
         # Validity comes from the invalid-accounts list, read by the sync; keep what it said.
