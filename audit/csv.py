@@ -13,7 +13,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from django.http import HttpRequest, StreamingHttpResponse
@@ -33,6 +33,20 @@ def neutralize(row: Sequence[Any]) -> list[Any]:
     ]
 
 
+# A formula-looking cell anywhere in a batch joined with (and led by) a separator: a literal
+# first character lets the regex engine skip ahead instead of trying every position.
+_SEPARATOR = "\x1f"
+_FORMULA_IN_BATCH = re.compile("\x1f[=+\\-@\t\r]")
+
+
+def _neutralized(batch: list[Sequence[Any]]) -> Iterable[Sequence[Any]]:
+    """The batch, neutralized. Checking the whole batch in one C-speed pass first keeps clean
+    batches (nearly all) from paying a Python-level check per cell."""
+    if _FORMULA_IN_BATCH.search(_SEPARATOR + _SEPARATOR.join(map(str, chain.from_iterable(batch)))) is None:
+        return batch
+    return map(neutralize, batch)
+
+
 def csv_chunks(
     header: Sequence[str], rows: Iterable[Sequence[Any]], *, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[str]:
@@ -48,7 +62,7 @@ def csv_chunks(
     buffer.truncate()
     iterator = iter(rows)
     while batch := list(islice(iterator, _ROWS_PER_WRITE)):
-        writer.writerows(map(neutralize, batch))
+        writer.writerows(_neutralized(batch))
         if buffer.tell() >= chunk_bytes:
             yield buffer.getvalue()
             buffer.seek(0)
