@@ -23,7 +23,11 @@ def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **s
         orgs = _demo(state)
         _seed_hooks(state, orgs)
     elif scenario == "scale":
-        _scale(state, orgs=int(sizes.get("orgs") or 200), handshakes=int(sizes.get("handshakes") or 100_000), transfers=int(sizes.get("transfers") or 10_000))
+        def size(name: str, default: int) -> int:
+            value = sizes.get(name)
+            return default if value is None else int(value)
+
+        _scale(state, orgs=size("orgs", 200), handshakes=size("handshakes", 100_000), transfers=size("transfers", 10_000))
     else:
         state.account("111111111111")  # the account the test fixtures start from, standalone
     state.dirty = True
