@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from orgsim import paging  # noqa: E402
-from orgsim.testing import running  # noqa: E402
+from orgsim import paging
+from orgsim.testing import running
 
 TARGET = "AWSOrganizationsV20161128.ListHandshakesForOrganization"
 

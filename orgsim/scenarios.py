@@ -124,7 +124,7 @@ def _demo(state: State) -> dict[str, Organization]:
 
     # Contoso: accepted two months ago and in force since the start of last month.
     start = month_start(now, -1)
-    transfer, handshake = create_transfer(state, payer=partner, source=orgs[CONTOSO], name="Contoso Retail", start=start, now=start - 12 * DAY, notes="Consolidated invoicing under the Northwind reseller agreement.", handshake_state="ACCEPTED", closed_ts=start - 7 * DAY, expires=start - 1 * DAY)
+    transfer, _handshake = create_transfer(state, payer=partner, source=orgs[CONTOSO], name="Contoso Retail", start=start, now=start - 12 * DAY, notes="Consolidated invoicing under the Northwind reseller agreement.", handshake_state="ACCEPTED", closed_ts=start - 7 * DAY, expires=start - 1 * DAY)
     transfer.status = "ACCEPTED"
     state.tags[transfer.id] = {"contract": "NW-2024-017", "segment": "retail"}
     # Fabrikam: invitation sent 12 days ago, expires in 3 days, starts on the next month start it can.
@@ -268,7 +268,7 @@ def _scale(state: State, *, orgs: int, handshakes: int, transfers: int) -> None:
             state_name = "ACCEPTED"
             paid_for.add(source.id)
         requested = now - rng.uniform(0, 20) * DAY
-        transfer, _ = create_transfer(
+        _transfer, _ = create_transfer(
             state,
             payer=payer,
             source=source,

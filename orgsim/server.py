@@ -49,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: OrgsimHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and the benchmark make thousands of calls
 
     # --- plumbing ------------------------------------------------------------------------------

@@ -241,7 +241,7 @@ class State:
         """Run every expiry and retention event that is due; return the current time."""
         now = self.now()
         while self.events and self.events[0][0] <= now:
-            due, _, kind, hid = heapq.heappop(self.events)
+            _due, _, kind, hid = heapq.heappop(self.events)
             handshake = self.handshakes.get(hid)
             if handshake is None:
                 continue

@@ -55,7 +55,7 @@ class Sim:
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode() if method != "GET" else None
-        request = urllib.request.Request(f"{self.endpoint}/_orgsim/{path.lstrip('/')}", data=data, method=method, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(f"{self.endpoint}/_orgsim/{path.lstrip('/')}", data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310 - our own http endpoint
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our own endpoint
             return json.loads(response.read())
 

@@ -191,7 +191,7 @@ def _list(call: Call, scope: str) -> dict[str, Any]:
         # Children of one parent are few: page the parent's own index and keep those in scope.
         index = f"parent:{parent}"
 
-        def resolve(seq: int) -> dict[str, Any] | None:  # noqa: F811
+        def resolve(seq: int) -> dict[str, Any] | None:
             handshake = state.handshakes.get(state.handshakes_by_seq.get(seq, ""))
             return handshake.to_api() if handshake and scope_key in handshake.index_keys else None
 

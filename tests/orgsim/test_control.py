@@ -117,3 +117,20 @@ def test_command_line_prints_endpoint_and_accounts() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_concurrent_callers_are_served_safely(sim: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.orgsim.conftest import make_org
+
+    def build(_: int) -> tuple[str, int]:
+        org = make_org(sim)
+        for _ in range(4):
+            org.add_member()
+        return org.account_id, len(org.client.list_accounts()["Accounts"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(build, range(8)))
+    assert all(count == 5 for _, count in results)
+    assert len({account for account, _ in results}) == 8
