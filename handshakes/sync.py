@@ -118,13 +118,20 @@ def handshake_row(item: dict[str, Any], connection: AwsConnection) -> dict[str, 
     }
 
 
+def handshake_lists(connection: AwsConnection) -> list[tuple[str, str, dict[str, Any]]]:
+    """The list calls that show this connection's handshakes: (operation, result key, params)."""
+    lists: list[tuple[str, str, dict[str, Any]]] = [("ListHandshakesForAccount", "Handshakes", {})]
+    if connection.is_management_account:
+        lists.append(("ListHandshakesForOrganization", "Handshakes", {}))
+    return lists
+
+
 def sync_handshakes(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
     upsert = Upsert(HANDSHAKE, connection, run, counts)
 
     def mapper(item: dict[str, Any]) -> dict[str, Any]:
         return handshake_row(item, connection)
 
-    sync_list(upsert, client, "ListHandshakesForAccount", "Handshakes", mapper)
-    if connection.is_management_account:
-        sync_list(upsert, client, "ListHandshakesForOrganization", "Handshakes", mapper)
+    for operation, result_key, params in handshake_lists(connection):
+        sync_list(upsert, client, operation, result_key, mapper, **params)
     upsert.finish()

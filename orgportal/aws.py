@@ -383,6 +383,8 @@ class CallStats:
     retries: int = 0
     throttles: int = 0
     pages_by_operation: Counter[str] = field(default_factory=Counter)
+    # Lists of one sync are paged by several threads at once.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 _recording: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("orgportal_aws_stats", default=None)
@@ -408,18 +410,20 @@ def _count_attempt(response: Any = None, **_: Any) -> None:
     code = (parsed or {}).get("Error", {}).get("Code", "")
     status = getattr(response[0], "status_code", 0) if isinstance(response, tuple) else 0
     if code in THROTTLE_CODES or status == 429:
-        stats.throttles += 1
+        with stats.lock:
+            stats.throttles += 1
 
 
 def _record_call(response: dict[str, Any], operation: str, *, page: bool) -> None:
     stats = _recording.get()
     if stats is None:
         return
-    stats.calls += 1
-    stats.retries += int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
-    if page:
-        stats.pages += 1
-        stats.pages_by_operation[operation] += 1
+    with stats.lock:
+        stats.calls += 1
+        stats.retries += int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
+        if page:
+            stats.pages += 1
+            stats.pages_by_operation[operation] += 1
 
 
 # --- clients ----------------------------------------------------------------------------------

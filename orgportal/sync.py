@@ -28,6 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -169,7 +170,12 @@ class Upsert:
             for obj, (values, digest) in zip(objs, new, strict=True):
                 key = values[mirror.key_field]
                 self.known[key] = (obj.pk, digest, None)
-                fields = {name: to_json(values[name]) for name in mirror.fields if name != mirror.key_field}
+                # What it was when first seen; nested lists (parties, resources) stay on the row.
+                fields = {
+                    name: to_json(values[name])
+                    for name in mirror.fields
+                    if name != mirror.key_field and not isinstance(values[name], (list, dict))
+                }
                 history.append((obj.pk, Kind.CREATED, fields))
                 audit.append(self._event(f"{mirror.kind}.created", key, fields))
             self.counts.created += len(new)
@@ -249,45 +255,105 @@ class Upsert:
             record_many(audit)
 
 
-def prefetched(pages: Iterator[list[dict[str, Any]]], depth: int = 2) -> Iterator[list[dict[str, Any]]]:
-    """Fetch the next pages in a thread while the caller writes the current one.
+class PageStream:
+    """One list call paged to the end in a background thread, pages queued for the writer.
 
     The thread only talks to AWS (never to the database) and runs in a copy of the caller's
-    context, so the gateway's call statistics land in the same SyncRun.
+    context, so the gateway's call statistics land in the same SyncRun. When the database falls
+    behind, the pages already waiting (up to `batch`) are handed over together and written in one
+    transaction instead of one each.
     """
-    done = object()
-    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    context = contextvars.copy_context()
 
-    def produce() -> None:
+    _done = object()
+
+    def __init__(self, client: Any, operation: str, result_key: str, *, depth: int, **params: Any) -> None:
+        self.buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self.stopping = threading.Event()
+        pages = aws.iter_pages(client, operation, result_key, **params)
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(
+            target=context.run, args=(self._produce, pages), daemon=True, name=f"aws-{operation}"
+        )
+        self.thread.start()
+
+    def _produce(self, pages: Iterator[list[dict[str, Any]]]) -> None:
         try:
             for page in pages:
-                if stop.is_set():
+                if self.stopping.is_set():
                     return
-                buffer.put(page)
-            buffer.put(done)
+                self.buffer.put(page)
+            self.buffer.put(self._done)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            buffer.put(exc)
+            self.buffer.put(exc)
 
-    thread = threading.Thread(target=context.run, args=(produce,), daemon=True, name="aws-prefetch")
-    thread.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
+    def batches(self, batch: int = 10) -> Iterator[list[dict[str, Any]]]:
+        try:
+            finished = False
+            while not finished:
+                item = self.buffer.get()
+                if item is self._done:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                merged = list(item)
+                failure: BaseException | None = None
+                for _ in range(batch - 1):
+                    try:
+                        more = self.buffer.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is self._done:
+                        finished = True
+                        break
+                    if isinstance(more, BaseException):
+                        failure = more
+                        break
+                    merged.extend(more)
+                yield merged  # what arrived before a failure is still written
+                if failure is not None:
+                    raise failure
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.stopping.set()
         # Unblock a producer waiting on a full buffer, then let it end.
-        while thread.is_alive():
+        while self.thread.is_alive():
             try:
-                buffer.get_nowait()
+                self.buffer.get_nowait()
             except queue.Empty:
-                thread.join(timeout=0.05)
+                self.thread.join(timeout=0.05)
+
+
+# Lists started ahead of time by the running sync (see `read_ahead`), by (operation, params).
+_ahead: contextvars.ContextVar[dict[tuple[str, str], PageStream] | None] = contextvars.ContextVar(
+    "orgportal_sync_ahead", default=None
+)
+AHEAD_DEPTH = 500  # pages a list read ahead may hold while an earlier list is being written
+
+
+def _ahead_key(operation: str, params: dict[str, Any]) -> tuple[str, str]:
+    return operation, json.dumps(params, sort_keys=True, default=str)
+
+
+@contextmanager
+def read_ahead(client: Any, lists: Iterable[tuple[str, str, dict[str, Any]]]) -> Iterator[None]:
+    """Start paging `lists` now, all at once, so later lists arrive while earlier ones are written.
+
+    `sync_list` takes a started list from here instead of starting it again. Whatever is not
+    consumed (a failure cut the sync short) is stopped on exit.
+    """
+    streams = {
+        _ahead_key(operation, params): PageStream(client, operation, result_key, depth=AHEAD_DEPTH, **params)
+        for operation, result_key, params in lists
+    }
+    token = _ahead.set(streams)
+    try:
+        yield
+    finally:
+        _ahead.reset(token)
+        for stream in streams.values():
+            stream.close()
 
 
 def sync_list(
@@ -298,8 +364,12 @@ def sync_list(
     mapper: Callable[[dict[str, Any]], dict[str, Any]],
     **params: Any,
 ) -> None:
-    """Page one list call to the end, upserting each page as it arrives."""
-    for page in prefetched(aws.iter_pages(client, operation, result_key, **params)):
+    """Page one list call to the end, upserting pages as they arrive."""
+    started = _ahead.get() or {}
+    stream = started.pop(_ahead_key(operation, params), None)
+    if stream is None:
+        stream = PageStream(client, operation, result_key, depth=8, **params)
+    for page in stream.batches():
         upsert.page(mapper(item) for item in page)
 
 
@@ -384,9 +454,9 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
     connection; the AwsError is kept on `run.aws_error` so the task can decide to retry.
     Anything else is a bug: recorded, then raised.
     """
-    from handshakes.sync import sync_handshakes
+    from handshakes.sync import handshake_lists, sync_handshakes
     from policies.sync import sync_policies_area
-    from transfers.sync import sync_transfers
+    from transfers.sync import sync_transfers, transfer_lists
 
     claimed_at = claim(connection)
     if claimed_at is None:
@@ -403,11 +473,18 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
                 client = aws.client_for(connection, "read")
                 organization = aws.call(client, "DescribeOrganization").data["Organization"]
                 save_identity(connection, identity_from(organization, caller=None))
-                accounts = Upsert(ACCOUNT, connection, run, counts)
-                sync_list(accounts, client, "ListAccounts", "Accounts", account_row)
-                accounts.finish()
-                sync_handshakes(connection, client, run, counts)
-                sync_transfers(connection, client, run, counts)
+                # Every list of this connection is paged at once; each is written as it arrives.
+                lists = [
+                    ("ListAccounts", "Accounts", {}),
+                    *handshake_lists(connection),
+                    *transfer_lists(),
+                ]
+                with read_ahead(client, lists):
+                    accounts = Upsert(ACCOUNT, connection, run, counts)
+                    sync_list(accounts, client, "ListAccounts", "Accounts", account_row)
+                    accounts.finish()
+                    sync_handshakes(connection, client, run, counts)
+                    sync_transfers(connection, client, run, counts)
                 sync_policies_area(connection, client, run, counts)
             finally:
                 run.calls, run.pages, run.retries, run.throttles = (

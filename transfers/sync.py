@@ -65,6 +65,11 @@ def transfer_row(item: dict[str, Any], direction: str) -> dict[str, Any]:
     }
 
 
+def transfer_lists() -> list[tuple[str, str, dict[str, Any]]]:
+    """The list calls that show this connection's transfers: (operation, result key, params)."""
+    return [(operation, "ResponsibilityTransfers", {"Type": "BILLING"}) for operation, _ in LISTS]
+
+
 def sync_transfers(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
     upsert = Upsert(TRANSFER, connection, run, counts)
     for operation, direction in LISTS:
