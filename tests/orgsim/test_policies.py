@@ -4,7 +4,6 @@ model knows), policies, attachments, effective policies, and the errors AWS give
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import botocore.session
@@ -12,6 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import SimOrg
+from tests.orgsim.shapes import check_output
 
 MODEL = botocore.session.get_session().get_service_model("organizations")
 INSPECTOR = {"inspector": {"enablement": {"ec2_scanning": {"enable_in_regions": {"@@assign": ["us-east-1"]}}}}}
@@ -19,35 +19,8 @@ TAGS = {"tags": {"costcenter": {"tag_key": {"@@assign": "CostCenter"}, "tag_valu
 
 
 def check_shape(operation: str, response: dict[str, Any]) -> None:
-    """The parsed response matches the model's output shape: required members present, every
-    member of the model's type, enums within the model's values, no member the model lacks."""
-    shape = MODEL.operation_model(operation).output_shape
-    _match(shape, {k: v for k, v in response.items() if k != "ResponseMetadata"}, operation)
-
-
-def _match(shape: Any, value: Any, path: str) -> None:
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(value, dict), path
-        for name in shape.required_members:
-            assert name in value, f"{path}.{name} is required"
-        for name, item in value.items():
-            assert name in shape.members, f"{path}.{name} is not in the model"
-            _match(shape.members[name], item, f"{path}.{name}")
-    elif kind == "list":
-        assert isinstance(value, list), path
-        for item in value:
-            _match(shape.member, item, f"{path}[]")
-    elif kind == "string":
-        assert isinstance(value, str), path
-        if shape.enum:
-            assert value in shape.enum, f"{path}={value!r}"
-    elif kind == "boolean":
-        assert isinstance(value, bool), path
-    elif kind in ("integer", "long"):
-        assert isinstance(value, int), path
-    elif kind == "timestamp":
-        assert isinstance(value, datetime), path
+    """The answer matches the model's output shape (the orgsim suite's validator)."""
+    check_output(operation, response)
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
