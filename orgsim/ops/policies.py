@@ -297,7 +297,7 @@ def create_policy(call: Call) -> dict[str, Any]:
         )
     _check_content(policy_type, content)
     policy = {
-        "id": state.new_id("p-", 8),
+        "id": state.new_id("p-", 10),
         "org_id": org.id,
         "name": name,
         "description": params.get("Description", ""),
@@ -615,7 +615,7 @@ def seed_policy(
     _indexed(state)
     if not any(t["Type"] == policy_type for t in state.roots[org.root_id].policy_types):
         state.roots[org.root_id].policy_types.append({"Type": policy_type, "Status": "ENABLED"})
-    policy_id = state.new_id("p-", 8)
+    policy_id = state.new_id("p-", 10)
     state.policies[policy_id] = {
         "id": policy_id,
         "org_id": org.id,
