@@ -62,7 +62,9 @@ DESCRIPTIONS: dict[str, str] = {
     "NETWORK_SECURITY_DIRECTOR_POLICY": "how AWS Network Security Director analyses the accounts' networks.",
     "GUARDDUTY_POLICY": "which Amazon GuardDuty protection plans are enabled in the accounts.",
 }
-GENERIC_DESCRIPTION = "settings of an AWS service for the accounts the policy is attached to (see the AWS documentation)."
+GENERIC_DESCRIPTION = (
+    "settings of an AWS service for the accounts the policy is attached to (see the AWS documentation)."
+)
 
 
 @dataclass(frozen=True)
@@ -194,3 +196,10 @@ def account_names(connection: AwsConnection, account_ids: list[str]) -> dict[str
     return dict(
         Account.objects.filter(connection=connection, account_id__in=account_ids).values_list("account_id", "name")
     )
+
+
+def inbox_invalid_policies(user: Any, limit: int = 20) -> list[EffectivePolicy]:
+    """For the inbox: invalid effective policies on the connections `user` may see (something to fix)."""
+    from orgportal.roles import connections_for
+
+    return list(invalid_effective_policies(connections_for(user))[:limit])
