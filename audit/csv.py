@@ -13,7 +13,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain, islice
+from itertools import islice
 from typing import Any
 
 from django.http import HttpRequest, StreamingHttpResponse
@@ -22,7 +22,7 @@ from .events import record
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_BYTES = 64 * 1024
-_ROWS_PER_WRITE = 500
+_ROWS_PER_WRITE = 1000
 
 
 def neutralize(row: Sequence[Any]) -> list[Any]:
@@ -33,18 +33,47 @@ def neutralize(row: Sequence[Any]) -> list[Any]:
     ]
 
 
-# A formula-looking cell anywhere in a batch joined with (and led by) a separator: a literal
+# A formula-looking cell anywhere in a column joined with (and led by) a separator: a literal
 # first character lets the regex engine skip ahead instead of trying every position.
 _SEPARATOR = "\x1f"
-_FORMULA_IN_BATCH = re.compile("\x1f[=+\\-@\t\r]")
+_FORMULA_IN_COLUMN = re.compile("\x1f[=+\\-@\t\r]")
+# What makes the csv module (QUOTE_MINIMAL, lineterminator \r\n) quote a cell.
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
 
 
-def _neutralized(batch: list[Sequence[Any]]) -> Iterable[Sequence[Any]]:
-    """The batch, neutralized. Checking the whole batch in one C-speed pass first keeps clean
-    batches (nearly all) from paying a Python-level check per cell."""
-    if _FORMULA_IN_BATCH.search(_SEPARATOR + _SEPARATOR.join(map(str, chain.from_iterable(batch)))) is None:
-        return batch
-    return map(neutralize, batch)
+def _column_text(column: tuple[Any, ...]) -> list[str]:
+    """One column of a batch as CSV cells, exactly as csv.writer would write them, neutralized.
+
+    Each check runs once over the whole column at C speed; only a column that needs it (a None,
+    a formula, a comma or quote) pays for a Python-level pass over its cells.
+    """
+    texts = list(map(str, ["" if cell is None else cell for cell in column] if None in column else column))
+    joined = _SEPARATOR + _SEPARATOR.join(texts)
+    if _FORMULA_IN_COLUMN.search(joined) is not None:
+        texts = [
+            "'" + text if cell.__class__ is str and text.startswith(FORMULA_STARTS) else text
+            for cell, text in zip(column, texts, strict=True)
+        ]
+    if _NEEDS_QUOTES.search(joined) is not None:
+        texts = ['"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text for text in texts]
+    return texts
+
+
+def _batch_text(batch: list[Sequence[Any]], writer: Any, buffer: io.StringIO) -> None:
+    """Write a batch column by column: the csv module's output, several times faster.
+
+    The csv module copies every character through its dialect checks one by one, which costs
+    more than fetching the rows; cells rarely need quoting, so most columns pass untouched.
+    Rows of uneven width, or a single column (where csv writes "" for an empty cell), take
+    the csv module itself.
+    """
+    widths = set(map(len, batch))
+    if len(widths) != 1 or widths.pop() < 2:
+        writer.writerows(map(neutralize, batch))
+        return
+    columns = [_column_text(column) for column in zip(*batch, strict=True)]
+    buffer.write("\r\n".join(map(",".join, zip(*columns, strict=True))))
+    buffer.write("\r\n")
 
 
 def csv_chunks(
@@ -52,7 +81,8 @@ def csv_chunks(
 ) -> Iterator[str]:
     """The CSV text in pieces of about `chunk_bytes`: the header alone first, then the rows.
 
-    None is written as an empty cell, other values with `str()` (by the csv module itself).
+    Exactly what ``csv.writer(lineterminator="\\r\\n")`` writes for the neutralized rows: None
+    as an empty cell, other values with `str()`, quoted only when they hold , " CR or LF.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -62,7 +92,7 @@ def csv_chunks(
     buffer.truncate()
     iterator = iter(rows)
     while batch := list(islice(iterator, _ROWS_PER_WRITE)):
-        writer.writerows(_neutralized(batch))
+        _batch_text(batch, writer, buffer)
         if buffer.tell() >= chunk_bytes:
             yield buffer.getvalue()
             buffer.seek(0)
