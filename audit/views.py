@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -69,7 +69,7 @@ def events(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: HttpRequest) -> StreamingHttpResponse:
     _form, filters = _filters_for(request)
     connection = (
         AwsConnection.objects.filter(pk=filters.connection_id).first() if filters.connection_id is not None else None

@@ -52,7 +52,7 @@ def grant_add(*, request: HttpRequest, user: object, connection: AwsConnection, 
                 request=request,
                 connection=connection,
                 resource=f"user:{grant.user.get_username()}",
-                params={"user": grant.user.get_username(), "user_id": grant.user_id, "role": role},
+                params={"user": grant.user.get_username(), "user_id": grant.user.pk, "role": role},
             )
     return grant, created
 
@@ -65,7 +65,7 @@ def grant_remove(*, request: HttpRequest, grant: Grant) -> None:
             request=request,
             connection=grant.connection,
             resource=f"user:{username}",
-            params={"user": username, "user_id": grant.user_id, "role": grant.role},
+            params={"user": username, "user_id": grant.user.pk, "role": grant.role},
         )
         grant.delete()
 
