@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -32,7 +32,7 @@ def _audited(changed: list[str], prefix: str, credentials: AwsCredentials) -> di
 @transaction.atomic
 def connection_save(
     *,
-    actor: AbstractBaseUser,
+    actor: AbstractBaseUser | AnonymousUser,
     request: HttpRequest | None,
     form: ConnectionForm,
     read_form: CredentialsForm,
@@ -135,7 +135,7 @@ def _test(connection: AwsConnection, purpose: str) -> TestResult:
 
 
 def connection_test(
-    *, connection: AwsConnection, actor: AbstractBaseUser, request: HttpRequest | None
+    *, connection: AwsConnection, actor: AbstractBaseUser | AnonymousUser, request: HttpRequest | None
 ) -> list[TestResult]:
     """Test the read credentials (and the action ones when separate); audited."""
     purposes = ["read", "action"] if connection.action_credentials_id else ["read"]

@@ -68,7 +68,7 @@ class CredentialsForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         mode = data.get("mode")
         stored = self.instance
         if mode == CredentialMode.PROFILE and not data.get("profile_name"):

@@ -181,7 +181,7 @@ class Upsert:
             self.counts.created += len(new)
 
         if changed:
-            current = manager.in_bulk([pk for pk, *_ in changed])
+            current: dict[Any, Any] = manager.in_bulk([pk for pk, *_ in changed])
             updated = []
             for pk, values, digest, reappeared in changed:
                 obj = current[pk]
@@ -215,7 +215,7 @@ class Upsert:
         now = timezone.now()
         with transaction.atomic():
             self.mirror.model._default_manager.filter(pk__in=[pk for _, pk in gone]).update(vanished_at=now)
-            history = [(pk, Kind.VANISHED, {}) for _, pk in gone]
+            history: list[tuple[int, str, dict[str, Any]]] = [(pk, Kind.VANISHED, {}) for _, pk in gone]
             audit = [self._event(f"{self.mirror.kind}.vanished", key, {}) for key, _ in gone]
             self._history_and_audit(history, audit, now)
         for key, pk in gone:

@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from audit.events import record
 
@@ -24,6 +25,10 @@ from .tasks import queue_sync
 RUNS_SHOWN = 20
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
 def _can_add(user: object) -> bool:
     """Superusers, and admins of any connection, may add connections."""
     if getattr(user, "is_superuser", False):
@@ -32,7 +37,7 @@ def _can_add(user: object) -> bool:
 
 
 @login_required
-def connection_list(request: HttpRequest) -> HttpResponse:
+def connection_list(request: HtmxHttpRequest) -> HttpResponse:
     connections = connections_for(request.user)
     return render(
         request,
@@ -42,7 +47,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
 
 
 def _forms(
-    request: HttpRequest, connection: AwsConnection | None
+    request: HtmxHttpRequest, connection: AwsConnection | None
 ) -> tuple[ConnectionForm, CredentialsForm, CredentialsForm]:
     data = request.POST if request.method == "POST" else None
     instance = connection or AwsConnection()
@@ -56,7 +61,7 @@ def _forms(
     return form, read_form, action_form
 
 
-def _edit(request: HttpRequest, connection: AwsConnection | None) -> HttpResponse:
+def _edit(request: HtmxHttpRequest, connection: AwsConnection | None) -> HttpResponse:
     form, read_form, action_form = _forms(request, connection)
     if request.method == "POST":
         uses_action = form.is_valid() and form.cleaned_data["use_action_credentials"]
@@ -75,20 +80,20 @@ def _edit(request: HttpRequest, connection: AwsConnection | None) -> HttpRespons
 
 
 @login_required
-def connection_add(request: HttpRequest) -> HttpResponse:
+def connection_add(request: HtmxHttpRequest) -> HttpResponse:
     if not _can_add(request.user):
         raise PermissionDenied("Only administrators may add connections.")
     return _edit(request, None)
 
 
 @login_required
-def connection_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
     return _edit(request, connection)
 
 
 @login_required
-def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk, Role.VIEWER)
     runs = connection.sync_runs.order_by("-started_at")[:RUNS_SHOWN]
     context = {"connection": connection, "runs": runs, "roles": roles_on(request.user, connection)}
@@ -100,7 +105,7 @@ def connection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def connection_test_view(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_test_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
     results = connection_test(connection=connection, actor=request.user, request=request)
     context = {"connection": connection, "results": results}
@@ -111,7 +116,7 @@ def connection_test_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def connection_sync(request: HttpRequest, pk: int) -> HttpResponse:
+def connection_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk, Role.OPERATOR)
     record(
         action="connection.sync_requested",

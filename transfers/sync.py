@@ -7,6 +7,7 @@ only says how one AWS transfer becomes row fields.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from orgportal.models import AwsConnection, SyncRun
@@ -78,7 +79,7 @@ def sync_transfers(connection: AwsConnection, client: Any, run: SyncRun | None, 
             client,
             operation,
             "ResponsibilityTransfers",
-            lambda item, direction=direction: transfer_row(item, direction),
+            partial(transfer_row, direction=direction),
             Type="BILLING",
         )
     upsert.finish()
