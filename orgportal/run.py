@@ -53,7 +53,7 @@ def _wait_for(url: str, seconds: float, proc: subprocess.Popen[bytes]) -> None:
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own local server
                 return
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             time.sleep(0.2)
     raise SystemExit(f"{url} did not answer within {seconds:.0f} s")
 
