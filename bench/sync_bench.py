@@ -5,7 +5,8 @@ ratio; target <= 1.15), and the rows a second, unchanged sync writes (must be 0)
 
     .venv/bin/python bench/sync_bench.py [--handshakes 10000] [--transfers 1000] [--latency-ms 20]
 
-Runs on a temporary SQLite database unless DATABASE_URL is set.
+Runs on a temporary SQLite database unless DATABASE_URL is set (then that database is migrated
+and keeps the bench connection). orgsim runs in its own process, as it does beside the portal.
 """
 
 from __future__ import annotations

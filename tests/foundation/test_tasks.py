@@ -115,3 +115,20 @@ def test_a_real_celery_worker_process_executes_a_sync(sim_connection: AwsConnect
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+
+
+def test_a_transient_aws_failure_makes_the_task_retry_and_a_refusal_does_not(
+    settings: Any, orgsim: Any, sim_connection: AwsConnection, make_connection: Any
+) -> None:
+    from orgportal import aws
+    from orgportal.tasks import TransientSyncError
+
+    settings.AWS_MAX_ATTEMPTS = 1
+    aws.forget_clients()
+    orgsim.set_faults(operation="DescribeOrganization", error_rate=1.0)
+    with pytest.raises(TransientSyncError):
+        sync_connection_task(sim_connection.pk)  # called directly, a retry re-raises
+    orgsim.clear_faults()
+    standalone = make_connection(account_id="666666666666", endpoint_url=orgsim.endpoint)
+    assert sync_connection_task(standalone.pk) == "failed"
+    assert SyncRun.objects.filter(status="failed").count() == 2
