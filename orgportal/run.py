@@ -101,7 +101,8 @@ def main() -> int:
         )  # fmt: skip
         _wait_for(f"http://{HOST}:{PORT}/healthz", 30, web)
         print(f"\norgportal is running at http://{HOST}:{PORT}/  (orgsim at {endpoint})")
-        print("Sign in with the demo login printed above. Press Ctrl-C to stop.\n", flush=True)
+        password = (VAR / "demo_password").read_text().strip() if (VAR / "demo_password").exists() else "(DEMO_PASSWORD)"
+        print(f"Sign in as demo / {password} (also approver, operator, viewer, auditor). Ctrl-C stops.\n", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         failed = [p for p in procs if p.poll() is not None]
