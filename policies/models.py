@@ -85,9 +85,7 @@ class Policy(CachedAwsObject):
 
     class Meta:
         ordering = ["type", "name", "policy_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["connection", "policy_id"], name="unique_policy_per_connection")
-        ]
+        constraints = [models.UniqueConstraint(fields=["connection", "policy_id"], name="unique_policy_per_connection")]
         indexes = [models.Index(fields=["connection", "type", "name"])]
 
     def __str__(self) -> str:

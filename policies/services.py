@@ -189,8 +189,12 @@ def policy_update(
             key=resource_key("policy", policy.policy_id),
             operation="UpdatePolicy",
             params=params,
-            audit_params={"PolicyId": policy.policy_id, "Name": name, "Description": description,
-                          **_content_digest(content)},
+            audit_params={
+                "PolicyId": policy.policy_id,
+                "Name": name,
+                "Description": description,
+                **_content_digest(content),
+            },
             apply=lambda data: sync.apply_policy(connection, data["Policy"]),
         )
     except (ActionFailed, ActionRefused) as error:

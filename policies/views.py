@@ -186,11 +186,13 @@ def policy_create(request: HttpRequest, pk: int) -> HttpResponse:
         _report(request, result)
         if result.ok and result.policy is not None:
             return redirect("policy_detail", pk=connection.pk, policy_id=result.policy.policy_id)
-        return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=None),
-                      status=400)
+        return render(
+            request, "policies/policy_form.html", _context(request, connection, form=form, policy=None), status=400
+        )
     status = 422 if request.method == "POST" else 200
-    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=None),
-                  status=status)
+    return render(
+        request, "policies/policy_form.html", _context(request, connection, form=form, policy=None), status=status
+    )
 
 
 @login_required
@@ -245,11 +247,13 @@ def policy_update(request: HttpRequest, pk: int) -> HttpResponse:
         _report(request, result)
         if result.ok:
             return redirect("policy_detail", pk=connection.pk, policy_id=policy.policy_id)
-        return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy),
-                      status=400)
+        return render(
+            request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy), status=400
+        )
     status = 422 if request.method == "POST" else 200
-    return render(request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy),
-                  status=status)
+    return render(
+        request, "policies/policy_form.html", _context(request, connection, form=form, policy=policy), status=status
+    )
 
 
 def _policy_change(request: HttpRequest, pk: int, change: str) -> HttpResponse:
@@ -342,7 +346,9 @@ def effective_policy(request: HttpRequest, pk: int) -> HttpResponse:
     asked = False
     if form.is_valid():
         asked = True
-        found = selectors.effective_policy(connection, form.cleaned_data["account_id"], form.cleaned_data["policy_type"])
+        found = selectors.effective_policy(
+            connection, form.cleaned_data["account_id"], form.cleaned_data["policy_type"]
+        )
     context = _context(
         request,
         connection,
@@ -377,8 +383,15 @@ def effective_policy_refresh(request: HttpRequest, pk: int) -> HttpResponse:
             reverse("effective_policy", kwargs={"pk": connection.pk})
             + f"?account_id={account_id}&policy_type={policy_type}"
         )
-    context = _context(request, connection, form=form, asked=False, effective=None,
-                       account_choices=selectors.accounts(connection)[:500], account_name=None)
+    context = _context(
+        request,
+        connection,
+        form=form,
+        asked=False,
+        effective=None,
+        account_choices=selectors.accounts(connection)[:500],
+        account_name=None,
+    )
     return render(request, "policies/effective_policy.html", context, status=200 if request.method == "GET" else 422)
 
 
