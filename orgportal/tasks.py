@@ -35,10 +35,13 @@ class TransientSyncError(Exception):
     retry_jitter=True,
     max_retries=5,
 )
-def sync_connection_task(connection_id: int) -> str:
-    connection = AwsConnection.objects.filter(pk=connection_id, sync_enabled=True).first()
+def sync_connection_task(connection_id: int, manual: bool = False) -> str:
+    connections = AwsConnection.objects.filter(pk=connection_id)
+    if not manual:  # "Sync now" also syncs a connection whose automatic sync is paused
+        connections = connections.filter(sync_enabled=True)
+    connection = connections.first()
     if connection is None:
-        return "skipped: no such enabled connection"
+        return "skipped: no such connection, or its automatic sync is paused"
     run = sync_connection(connection)
     if run is None:
         return "skipped: already syncing"
@@ -59,7 +62,7 @@ def sync_all() -> int:
 
 def queue_sync(connection: AwsConnection) -> None:
     """What "Sync now" does: queue the beat's task once the current transaction commits."""
-    sync_connection_task.delay_on_commit(connection.pk)
+    sync_connection_task.delay_on_commit(connection.pk, manual=True)
 
 
 def ensure_schedule(interval_seconds: int | None = None) -> bool:
