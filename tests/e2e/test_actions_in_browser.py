@@ -9,7 +9,6 @@ server (pytest-django's live_server) and orgsim over HTTP, with data synced from
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,9 +20,6 @@ from orgportal.models import Role
 from tests.actions.conftest import SOURCE_ACCOUNT_ID, Invitation, Side
 from tests.conftest import PASSWORD
 from transfers.models import ResponsibilityTransfer
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls of the test are safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
