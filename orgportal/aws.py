@@ -574,13 +574,14 @@ def call(connection: Any, operation: str, purpose: str = "read", **params: Any) 
     return CallResult(response, str(response.get("ResponseMetadata", {}).get("RequestId", "")))
 
 
-def iter_pages(
-    client_or_connection: Any, operation: str, result_key: str, purpose: str = "read", **params: Any
-) -> Iterator[list[dict[str, Any]]]:
-    """Every page of a list call, to the end, MaxResults 20; yields each page's items.
+def iter_responses(
+    client_or_connection: Any, operation: str, purpose: str = "read", **params: Any
+) -> Iterator[dict[str, Any]]:
+    """Every response of a list call, to the end, MaxResults 20: the one pager.
 
     A page may be empty yet carry a NextToken: only a missing NextToken ends the list. A repeated
-    token would loop forever, so it ends the list with an error instead.
+    token would loop forever, so it ends the list with an error instead. Whole responses, for the
+    few lists that carry members beside their items (ListEffectivePolicyValidationErrors' Path).
     """
     client = _client(client_or_connection, purpose)
     method = _method(client, operation)
@@ -594,7 +595,7 @@ def iter_pages(
                 _record_call(exc.response, operation, page=False)
             raise AwsError.from_exception(exc, operation) from exc
         _record_call(response, operation, page=True)
-        yield list(response.get(result_key, []))
+        yield response
         token = response.get("NextToken")
         if not token:
             return
@@ -602,6 +603,14 @@ def iter_pages(
             raise AwsError(code="InvalidNextToken", message="AWS repeated a page token", operation=operation)
         seen_tokens.add(token)
         params["NextToken"] = token
+
+
+def iter_pages(
+    client_or_connection: Any, operation: str, result_key: str, purpose: str = "read", **params: Any
+) -> Iterator[list[dict[str, Any]]]:
+    """Every page of a list call, to the end; yields each page's items."""
+    for response in iter_responses(client_or_connection, operation, purpose, **params):
+        yield list(response.get(result_key, []))
 
 
 def paginate(

@@ -18,7 +18,7 @@ refreshes the services run (`apply_*`, `refresh_*`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
@@ -271,7 +271,9 @@ def _invalid_accounts(client: Any, policy_type: str) -> dict[str, dict[str, Any]
         errors: list[dict[str, Any]] = []
         path = ""
         evaluated = None
-        for page in _validation_pages(client, account["Id"], policy_type):
+        for page in aws.iter_responses(
+            client, "ListEffectivePolicyValidationErrors", AccountId=account["Id"], PolicyType=policy_type
+        ):
             path = page.get("Path", path)
             evaluated = page.get("EvaluationTimestamp", evaluated)
             errors.extend(
@@ -290,22 +292,6 @@ def _invalid_accounts(client: Any, policy_type: str) -> dict[str, dict[str, Any]
             "validation_errors": errors,
         }
     return found
-
-
-def _validation_pages(client: Any, account_id: str, policy_type: str) -> Iterator[dict[str, Any]]:
-    """ListEffectivePolicyValidationErrors, whole pages: Path and EvaluationTimestamp sit beside the
-    list, which the gateway's pager (items only) would drop. Same rules: MaxResults 20, an empty
-    page with a NextToken is not the end, a repeated token ends it."""
-    params: dict[str, Any] = {"AccountId": account_id, "PolicyType": policy_type, "MaxResults": aws.MAX_RESULTS}
-    seen: set[str] = set()
-    while True:
-        page = aws.call(client, "ListEffectivePolicyValidationErrors", **params).data
-        yield page
-        token = page.get("NextToken")
-        if not token or token in seen:
-            return
-        seen.add(token)
-        params["NextToken"] = token
 
 
 # --- read-after-write (services) --------------------------------------------------------------
