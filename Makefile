@@ -10,11 +10,11 @@ run: $(STAMP)
 	$(BIN)/python -m orgportal.run
 
 test: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest -q
 
 # Without the browser tests: quick feedback while working.
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest -q -m "not e2e"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
