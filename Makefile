@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy orgportal transfers handshakes policies audit orgsim
+	DEBUG=true $(BIN)/mypy orgportal transfers handshakes policies audit orgsim
 
 bench: $(STAMP)
 	$(BIN)/python bench/orgsim_bench.py
