@@ -2,7 +2,12 @@
 
 from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns: list = [
+    path("", views.handshake_list, name="handshake_list"),
+    path("<int:pk>/", views.handshake_detail, name="handshake_detail"),
+]
 
 # Actions (handshakes/actions.py): every state-changing URL of this area, the organization's too.
 from . import actions as handshake_actions  # noqa: E402

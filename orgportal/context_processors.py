@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from .models import Role
 from .roles import connections_for
 
 
@@ -11,4 +12,5 @@ def portal(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"nav_connections": connections_for(user)}
+    # A callable: the template calls it only where the nav needs it (one query, not on every render).
+    return {"nav_connections": connections_for(user), "nav_is_auditor": lambda: connections_for(user, Role.AUDITOR).exists()}

@@ -1,10 +1,86 @@
-"""The inbox (home page): what needs someone's answer, recent changes, each connection's freshness."""
+"""The inbox (home page): what needs someone's answer, recent changes, each connection's freshness.
+
+Read-only like every page: it reads the cache the sync writes, never AWS. A fixed number of
+queries however many connections, invitations or changes there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from handshakes.models import Direction, HandshakeChange
+from handshakes.selectors import name_counterparties, open_invitations
+from transfers.models import TransferChange
+
+from .pages import Freshness, change_lines, visible_connections
+
+INVITATIONS_SHOWN = 20
+CHANGES_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    """One line of "recent changes": a transfer's or a handshake's observed change."""
+
+    observed_at: datetime
+    kind: str
+    kind_label: str
+    what: str  # "transfer" or "handshake"
+    obj: Any
+    lines: list[Any]
+
+
+def recent_changes(connection_ids: list[int], limit: int) -> list[RecentChange]:
+    """The latest observed changes of transfers and handshakes across these connections (2 queries)."""
+    if not connection_ids:
+        return []
+    transfers = (
+        TransferChange.objects.filter(transfer__connection_id__in=connection_ids)
+        .select_related("transfer", "transfer__connection")
+        .order_by("-observed_at", "-id")[:limit]
+    )
+    handshakes = (
+        HandshakeChange.objects.filter(handshake__connection_id__in=connection_ids)
+        .select_related("handshake", "handshake__connection")
+        .defer("handshake__parties", "handshake__resources")
+        .order_by("-observed_at", "-id")[:limit]
+    )
+    merged = [
+        RecentChange(c.observed_at, c.kind, c.get_kind_display(), "transfer", c.transfer, change_lines(c.kind, c.changes))
+        for c in transfers
+    ] + [
+        RecentChange(c.observed_at, c.kind, c.get_kind_display(), "handshake", c.handshake, change_lines(c.kind, c.changes))
+        for c in handshakes
+    ]
+    merged.sort(key=lambda c: c.observed_at, reverse=True)
+    return merged[:limit]
 
 
 @login_required
+@require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
-    return render(request, "orgportal/inbox.html", {})
+    connections = visible_connections(request.user)
+    ids = [c.pk for c in connections]
+    received, received_total = open_invitations(connection_ids=ids, direction=Direction.RECEIVED, limit=INVITATIONS_SHOWN)
+    sent, sent_total = open_invitations(connection_ids=ids, direction=Direction.SENT, limit=INVITATIONS_SHOWN)
+    name_counterparties([*received, *sent], connections)
+    return render(
+        request,
+        "orgportal/inbox.html",
+        {
+            "connections": connections,
+            "freshness": Freshness(connections),
+            "received": received,
+            "received_total": received_total,
+            "sent": sent,
+            "sent_total": sent_total,
+            "changes": recent_changes(ids, CHANGES_SHOWN),
+        },
+    )

@@ -2,7 +2,12 @@
 
 from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns: list = [
+    path("", views.transfer_list, name="transfer_list"),
+    path("<int:pk>/", views.transfer_detail, name="transfer_detail"),
+]
 
 # Actions (transfers/actions.py): every state-changing URL of this area.
 from . import actions as transfer_actions  # noqa: E402

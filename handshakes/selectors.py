@@ -1,0 +1,244 @@
+"""Reads of handshakes for the pages: the one "for this user" lookup, the list's filters, search,
+sort and keyset pages, the detail's related rows, and the inbox's open invitations by deadline.
+
+Action and state choices come from the botocore model's enums (`ActionType`, `HandshakeState`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.db.models import F, Q, QuerySet
+from django.http import Http404, QueryDict
+from django.utils import timezone
+
+from orgportal.aws import enum_choices
+from orgportal.listing import MultipleChoiceFilter, Page, Sort, keyset_page, parse_filters, parse_ordering
+from orgportal.models import AwsConnection, Role
+from orgportal.pages import change_lines, party_names
+from orgportal.roles import User, connections_for
+from transfers.models import ResponsibilityTransfer
+
+from .models import OPEN_STATES, Direction, Handshake
+
+SORTS = (
+    Sort("requested", "requested_at", "Requested"),
+    Sort("expires", "expires_at", "Expires"),
+    Sort("state", "state", "State"),
+    Sort("changed", "changed_at", "Last change"),
+)
+DEFAULT_SORT = "-requested"
+
+TRANSFER_ACTION = "TRANSFER_RESPONSIBILITY"
+# A billing transfer invitation must be accepted at least this long before the transfer starts.
+ACCEPT_BEFORE_START = timedelta(hours=24)
+
+
+class HandshakeFilters(forms.Form):
+    """The list's query string. Every field is optional; a refused value is ignored with a notice."""
+
+    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
+    action = MultipleChoiceFilter(label="Action", required=False)
+    state = MultipleChoiceFilter(label="State", required=False)
+    direction = forms.ChoiceField(label="Direction", required=False, choices=[("", "Both"), *Direction.choices])
+    party = forms.CharField(label="Party", required=False, max_length=254, strip=True)
+    q = forms.CharField(label="Search", required=False, max_length=128, strip=True)
+
+    def __init__(self, data: QueryDict, connections: list[AwsConnection]) -> None:
+        super().__init__(data)
+        self.fields["connection"].choices = [("", "Every connection")] + [(c.pk, c.name) for c in connections]  # type: ignore[attr-defined]
+        self.fields["action"].choices = enum_choices("ActionType")  # type: ignore[attr-defined]
+        self.fields["state"].choices = enum_choices("HandshakeState")  # type: ignore[attr-defined]
+
+
+def handshakes_for_user(user: User) -> QuerySet[Handshake]:
+    """Every handshake cached for a connection `user` may read."""
+    return Handshake.objects.filter(connection__in=connections_for(user, Role.VIEWER))
+
+
+def get_handshake_for_user(user: User, pk: int) -> Handshake:
+    """The handshake `pk` if it belongs to a connection `user` may read; 404 otherwise."""
+    try:
+        return handshakes_for_user(user).select_related("connection").get(pk=pk)
+    except Handshake.DoesNotExist:
+        raise Http404("No such handshake") from None
+
+
+def filter_handshakes(queryset: QuerySet[Handshake], filters: dict[str, Any]) -> QuerySet[Handshake]:
+    """Apply the accepted filters (cleaned values of HandshakeFilters)."""
+    if "connection" in filters:
+        queryset = queryset.filter(connection_id=filters["connection"])
+    if "action" in filters:
+        queryset = queryset.filter(action__in=filters["action"])
+    if "state" in filters:
+        queryset = queryset.filter(state__in=filters["state"])
+    if "direction" in filters:
+        queryset = queryset.filter(direction=filters["direction"])
+    if "party" in filters:
+        queryset = queryset.filter(counterparty__iexact=filters["party"])
+    if "q" in filters:
+        q = filters["q"]
+        if q.lower().startswith("h-"):
+            # A handshake id: an indexed prefix match, not a scan of every row.
+            queryset = queryset.filter(handshake_id__startswith=q.lower())
+        else:
+            queryset = queryset.filter(
+                Q(handshake_id__icontains=q) | Q(counterparty__icontains=q) | Q(transfer_id__icontains=q)
+            )
+    return queryset
+
+
+@dataclass
+class HandshakeList:
+    form: HandshakeFilters
+    filters: dict[str, Any]
+    page: Page[Handshake]
+    connections: list[AwsConnection]
+    notices: list[str]
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.filters)
+
+
+def handshake_list(*, connections: list[AwsConnection], params: QueryDict) -> HandshakeList:
+    """One page of the handshake list as the query string asks (two queries: rows, party names)."""
+    form = HandshakeFilters(params, connections)
+    filters, notices = parse_filters(form)
+    ordering, sort_notice = parse_ordering(params.get("sort"), SORTS, DEFAULT_SORT)
+    if sort_notice:
+        notices.append(sort_notice)
+    queryset = Handshake.objects.filter(connection_id__in=[c.pk for c in connections])
+    queryset = filter_handshakes(queryset, filters).select_related("connection")
+    # The nested lists can be large and the list shows neither: leave them in the database.
+    queryset = queryset.defer("parties", "resources", "fingerprint")
+    page = keyset_page(queryset, ordering, params.get("cursor"))
+    notices += page.notices
+    name_counterparties(page.rows, connections)
+    shown = [c for c in connections if c.pk == filters["connection"]] if "connection" in filters else connections
+    return HandshakeList(form=form, filters=filters, page=page, connections=shown, notices=notices)
+
+
+def name_counterparties(handshakes: list[Handshake], connections: list[AwsConnection]) -> None:
+    names = party_names(connections, [h.counterparty for h in handshakes])
+    for h in handshakes:
+        h.counterparty_name = names.get(h.counterparty, "")  # type: ignore[attr-defined]
+
+
+# --- detail ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResourceNode:
+    """One node of a handshake's nested Resources, with its own children."""
+
+    type: str
+    value: str
+    children: list[ResourceNode]
+
+
+def resource_tree(resources: list[dict[str, Any]] | None, depth: int = 0) -> list[ResourceNode]:
+    # AWS nests at most a few levels; the bound keeps a hostile document from recursing forever.
+    if depth > 10:
+        return []
+    return [
+        ResourceNode(
+            type=str(r.get("Type", "")),
+            value=str(r.get("Value", "")),
+            children=resource_tree(r.get("Resources") or [], depth + 1),
+        )
+        for r in resources or []
+        if isinstance(r, dict)
+    ]
+
+
+@dataclass
+class HandshakeDetail:
+    handshake: Handshake
+    parties: list[dict[str, str]]
+    tree: list[ResourceNode]
+    transfers: list[ResponsibilityTransfer]
+    timeline: list[tuple[Any, list[Any]]]
+    deadline: datetime | None
+
+
+def handshake_detail(*, user: User, handshake: Handshake) -> HandshakeDetail:
+    """The related rows of the detail page: parties named, the resources tree, the transfer this
+    handshake carries (as the user's connections cached it) and every observed change."""
+    connections = list(connections_for(user, Role.VIEWER))
+    raw_parties = [p for p in handshake.parties or [] if isinstance(p, dict)]
+    names = party_names(connections, [str(p.get("Id", "")) for p in raw_parties])
+    parties = [
+        {"id": str(p.get("Id", "")), "type": str(p.get("Type", "")), "name": names.get(str(p.get("Id", "")), "")}
+        for p in raw_parties
+    ]
+    transfers: list[ResponsibilityTransfer] = []
+    if handshake.transfer_id:
+        transfers = list(
+            ResponsibilityTransfer.objects.filter(
+                connection__in=[c.pk for c in connections], transfer_id=handshake.transfer_id
+            ).select_related("connection")
+        )
+        transfers.sort(key=lambda t: t.connection_id != handshake.connection_id)
+    changes = list(handshake.changes.select_related("sync_run").order_by("observed_at", "id"))
+    return HandshakeDetail(
+        handshake=handshake,
+        parties=parties,
+        tree=resource_tree(handshake.resources),
+        transfers=transfers,
+        timeline=[(change, change_lines(change.kind, change.changes)) for change in changes],
+        deadline=deadline_of(handshake) if handshake.is_open else None,
+    )
+
+
+# --- the inbox ---------------------------------------------------------------------------------
+
+
+def deadline_of(handshake: Handshake) -> datetime | None:
+    """When an answer is due: the expiry, and for a billing transfer also the accept-by time
+    (24 hours before the transfer starts), whichever comes first."""
+    candidates = [handshake.expires_at]
+    if handshake.action == TRANSFER_ACTION and handshake.transfer_start_at is not None:
+        candidates.append(handshake.transfer_start_at - ACCEPT_BEFORE_START)
+    present = [c for c in candidates if c is not None]
+    return min(present) if present else None
+
+
+def open_invitations(
+    *, connection_ids: list[int], direction: str, limit: int
+) -> tuple[list[Handshake], int]:
+    """The `limit` open handshakes of `direction` with the soonest deadline, and how many are open.
+
+    The deadline is min(expiry, start - 24 h), which no index holds. The soonest `limit` by
+    deadline are always among the soonest `limit` by expiry together with the soonest `limit`
+    transfer invitations by start (a row ahead of one of them by deadline is ahead of it on that
+    row's own deciding column too), so two indexed queries plus a merge give the exact answer.
+    """
+    if not connection_ids:
+        return [], 0
+    base = (
+        Handshake.objects.filter(connection_id__in=connection_ids, state__in=OPEN_STATES, direction=direction)
+        .filter(vanished_at__isnull=True)
+        .select_related("connection")
+        .defer("parties", "fingerprint")
+    )
+    by_expiry = list(base.order_by(F("expires_at").asc(nulls_last=True), "id")[:limit])
+    by_start = list(
+        base.filter(action=TRANSFER_ACTION, transfer_start_at__isnull=False).order_by("transfer_start_at", "id")[:limit]
+    )
+    merged = {h.pk: h for h in [*by_expiry, *by_start]}.values()
+    far = timezone.now() + timedelta(days=36500)
+    rows = sorted(merged, key=lambda h: (deadline_of(h) or far, h.pk))[:limit]
+    now = timezone.now()
+    for h in rows:
+        h.deadline = deadline_of(h)  # type: ignore[attr-defined]
+        h.deadline_passed = h.deadline is not None and h.deadline <= now  # type: ignore[attr-defined]
+        h.deadline_soon = h.deadline is not None and h.deadline - now < timedelta(days=1)  # type: ignore[attr-defined]
+        h.deadline_is_accept_by = (  # type: ignore[attr-defined]
+            h.deadline is not None and h.expires_at != h.deadline and h.action == TRANSFER_ACTION
+        )
+    total = len(rows) if len(rows) < limit else base.count()
+    return rows, total

@@ -1,0 +1,219 @@
+"""Lists of cached rows: filters read from the query string, a sort, and keyset pagination.
+
+The one helper behind the transfer and handshake lists. Why keyset and not OFFSET: page 50 of
+100,000 handshakes costs the same as page 1 (the database seeks to the cursor through an index
+instead of counting past 2,450 rows), and a row inserted by a sync while someone pages does not
+shift every later page by one. The cursor names the last (or first) row shown — its sort value
+and primary key — and lives in the URL, so a page can be bookmarked and shared.
+
+Rows whose sort value is NULL (a transfer without a start yet) always come last, in both
+directions, on SQLite and PostgreSQL alike (their native NULL orders differ).
+
+Bad input is never a 500: a filter value the form refuses is dropped and explained in a notice,
+and a cursor that does not decode (hand-edited, or from another sort) restarts at the first page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q, QuerySet
+
+M = TypeVar("M", bound=models.Model)
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Sort:
+    """One way to order a list: its URL value (`start`), the model field and a label."""
+
+    key: str
+    field: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """A sort plus its direction, as the URL spells it: `start` or `-start`."""
+
+    sort: Sort
+    descending: bool
+
+    @property
+    def param(self) -> str:
+        return f"-{self.sort.key}" if self.descending else self.sort.key
+
+    def toggled(self) -> str:
+        """The URL value of the same sort in the other direction (a column header's link)."""
+        return self.sort.key if self.descending else f"-{self.sort.key}"
+
+
+def parse_ordering(value: str | None, sorts: Sequence[Sort], default: str) -> tuple[Ordering, str | None]:
+    """The ordering the URL asks for, or the default and a notice saying why not."""
+    by_key = {sort.key: sort for sort in sorts}
+    notice = None
+    raw = (value or "").strip() or default
+    descending = raw.startswith("-")
+    sort = by_key.get(raw.removeprefix("-"))
+    if sort is None:
+        notice = f"Ignored sort “{raw}”: choose one of {', '.join(by_key)}."
+        descending = default.startswith("-")
+        sort = by_key[default.removeprefix("-")]
+    return Ordering(sort, descending), notice
+
+
+def sort_links(sorts: Sequence[Sort], ordering: Ordering) -> dict[str, str]:
+    """For each sort key, the `sort` value its column header links to: the current column toggles
+    its direction, another column starts descending (newest or last first)."""
+    return {sort.key: ordering.toggled() if sort == ordering.sort else f"-{sort.key}" for sort in sorts}
+
+
+class MultipleChoiceFilter(forms.MultipleChoiceField):
+    """A repeatable filter (`?status=A&status=B`); an empty value (a select's "any") means none."""
+
+    def to_python(self, value: Any) -> list[str]:
+        return [v for v in super().to_python(value) if v != ""]
+
+
+def parse_filters(form: forms.Form) -> tuple[dict[str, Any], list[str]]:
+    """The filters a bound form accepts, and one notice per value it refused (ignored, not fatal)."""
+    form.is_valid()
+    notices = []
+    for name, errors in form.errors.items():
+        label = form.fields[name].label or name if name in form.fields else name
+        notices.append(f"Ignored the {str(label).lower()} filter: {' '.join(errors)}")
+    cleaned = {name: value for name, value in form.cleaned_data.items() if value not in (None, "", [], ())}
+    return cleaned, notices
+
+
+# --- the cursor --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a list: the sort value and pk of one row, and which way to read from it."""
+
+    sort: str  # the ordering's URL value, so a cursor of another sort is refused
+    value: Any
+    pk: int
+    backwards: bool = False
+
+    def encode(self) -> str:
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([self.sort, value, self.pk, int(self.backwards)], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str, ordering: Ordering, model_field: models.Field[Any, Any]) -> Cursor:
+        """The cursor in `token`; ValueError when it is not one of this ordering's cursors."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            sort, value, pk, backwards = json.loads(raw)
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise ValueError("not a cursor") from exc
+        if sort != ordering.param or not isinstance(pk, int) or isinstance(pk, bool):
+            raise ValueError("a cursor of another list or sort")
+        if value is not None:
+            if not isinstance(value, str | int | float):
+                raise ValueError("not a cursor value")
+            try:
+                value = model_field.to_python(value)
+            except ValidationError as exc:
+                raise ValueError("not a cursor value") from exc
+        return cls(sort=sort, value=value, pk=pk, backwards=bool(backwards))
+
+
+@dataclass
+class Page(Generic[M]):
+    rows: list[M]
+    ordering: Ordering
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def is_first(self) -> bool:
+        return self.previous_cursor is None
+
+
+def _after(f: str, cursor: Cursor, descending: bool, nullable: bool) -> Q:
+    """Rows that come after the cursor's row in the display order (NULL values last)."""
+    if cursor.value is None:
+        return Q(**{f"{f}__isnull": True}) & (Q(pk__lt=cursor.pk) if descending else Q(pk__gt=cursor.pk))
+    op = "lt" if descending else "gt"
+    after = Q(**{f"{f}__{op}": cursor.value}) | Q(**{f: cursor.value, f"pk__{op}": cursor.pk})
+    return after | Q(**{f"{f}__isnull": True}) if nullable else after
+
+
+def _before(f: str, cursor: Cursor, descending: bool, nullable: bool) -> Q:
+    """Rows that come before the cursor's row in the display order (NULL values last)."""
+    op = "gt" if descending else "lt"
+    if cursor.value is None:
+        return Q(**{f"{f}__isnull": False}) | Q(**{f"{f}__isnull": True, f"pk__{op}": cursor.pk})
+    return Q(**{f"{f}__{op}": cursor.value}) | Q(**{f: cursor.value, f"pk__{op}": cursor.pk})
+
+
+def keyset_page(
+    queryset: QuerySet[M],
+    ordering: Ordering,
+    token: str | None,
+    *,
+    size: int = PAGE_SIZE,
+) -> Page[M]:
+    """One page of `queryset` in `ordering`, starting at the cursor `token` (None: the first page).
+
+    Runs one query (size + 1 rows, to know whether another page follows).
+    """
+    model_field = queryset.model._meta.get_field(ordering.sort.field)
+    assert isinstance(model_field, models.Field)
+    nullable = bool(model_field.null)
+    f, descending = ordering.sort.field, ordering.descending
+    notices: list[str] = []
+    cursor: Cursor | None = None
+    if token:
+        try:
+            cursor = Cursor.decode(token, ordering, model_field)
+        except ValueError:
+            notices.append("That page link is out of date or damaged: showing the first page.")
+
+    def forward(expression_desc: bool) -> list[Any]:
+        key = F(f).desc(nulls_last=True) if expression_desc else F(f).asc(nulls_last=True)
+        tie = "-pk" if expression_desc else "pk"
+        return [key, tie] if nullable else [f"-{f}" if expression_desc else f, tie]
+
+    if cursor is not None and cursor.backwards:
+        # Read the rows before the cursor in the reverse order, then turn them around.
+        rev_key = F(f).asc(nulls_first=True) if descending else F(f).desc(nulls_first=True)
+        rev_tie = "pk" if descending else "-pk"
+        order = [rev_key, rev_tie] if nullable else [f if descending else f"-{f}", rev_tie]
+        found = list(queryset.filter(_before(f, cursor, descending, nullable)).order_by(*order)[: size + 1])
+        has_previous = len(found) > size
+        rows = list(reversed(found[:size]))
+        has_next = True  # the cursor's own row follows
+    else:
+        qs = queryset.order_by(*forward(descending))
+        if cursor is not None:
+            qs = qs.filter(_after(f, cursor, descending, nullable))
+        found = list(qs[: size + 1])
+        rows = found[:size]
+        has_next = len(found) > size
+        has_previous = cursor is not None
+
+    page: Page[M] = Page(rows=rows, ordering=ordering, notices=notices)
+    if rows and has_next:
+        last = rows[-1]
+        page.next_cursor = Cursor(ordering.param, getattr(last, f), last.pk).encode()
+    if rows and has_previous:
+        first = rows[0]
+        page.previous_cursor = Cursor(ordering.param, getattr(first, f), first.pk, backwards=True).encode()
+    return page

@@ -1,0 +1,106 @@
+"""What every read-only page shares: the user's connections loaded once, how fresh their data is,
+party names from the Account cache, and a change's history turned into readable lines.
+
+Pages never call AWS: everything here reads the cache the sync writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import OuterRef, Subquery
+
+from .models import Account, AwsConnection, SyncRun
+from .roles import User, connections_for
+
+
+def visible_connections(user: User) -> list[AwsConnection]:
+    """The connections `user` may read, each with its last SyncRun attached as `last_run` (2 queries)."""
+    latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-started_at", "-id").values("id")[:1]
+    connections = list(connections_for(user).annotate(last_run_id=Subquery(latest)).order_by("name"))
+    run_ids = [c.last_run_id for c in connections if c.last_run_id]  # type: ignore[attr-defined]
+    runs = SyncRun.objects.in_bulk(run_ids) if run_ids else {}
+    for c in connections:
+        c.last_run = runs.get(c.last_run_id)  # type: ignore[attr-defined]
+    return connections
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How fresh the data of a page is, over the connections it draws on."""
+
+    connections: Sequence[AwsConnection]
+
+    @property
+    def single(self) -> AwsConnection | None:
+        return self.connections[0] if len(self.connections) == 1 else None
+
+    @property
+    def oldest(self) -> datetime | None:
+        synced = [c.last_synced_at for c in self.connections if c.last_synced_at is not None]
+        return min(synced) if synced else None
+
+    @property
+    def never(self) -> list[AwsConnection]:
+        return [c for c in self.connections if c.last_synced_at is None]
+
+    @property
+    def stale(self) -> list[AwsConnection]:
+        return [c for c in self.connections if c.freshness() == "stale"]
+
+    @property
+    def failed(self) -> list[AwsConnection]:
+        return [c for c in self.connections if c.last_sync_ok is False]
+
+    @property
+    def state(self) -> str:
+        """'never' (nothing synced yet), 'stale' (some data is old or missing) or 'fresh'."""
+        if not self.connections or len(self.never) == len(self.connections):
+            return "never"
+        if self.never or self.stale:
+            return "stale"
+        return "fresh"
+
+
+def party_names(connections: Iterable[AwsConnection], account_ids: Iterable[str]) -> dict[str, str]:
+    """account id -> name, from the Account cache of the user's own connections and from the
+    connections' own management accounts (one query). Unknown ids are simply absent."""
+    connections = list(connections)
+    wanted = {a for a in account_ids if a}
+    names: dict[str, str] = {}
+    if wanted and connections:
+        rows = (
+            Account.objects.filter(connection__in=[c.pk for c in connections], account_id__in=wanted)
+            .exclude(name="")
+            .values_list("account_id", "name")
+        )
+        names.update(rows)
+    for c in connections:
+        # The portal's own name for an organization wins where the account is its management account.
+        for account_id in (c.management_account_id, c.account_id):
+            if account_id in wanted and account_id not in names:
+                names[account_id] = c.name
+    return names
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+    has_old: bool
+
+
+def change_lines(kind: str, changes: dict[str, Any]) -> list[FieldChange]:
+    """The fields of one observed change: `changed` rows hold {field: [old, new]}, `created` rows
+    hold {field: value} (what it was when first seen)."""
+    lines = []
+    for name, value in sorted((changes or {}).items()):
+        if kind in ("changed", "reappeared", "action") and isinstance(value, list) and len(value) == 2:
+            lines.append(FieldChange(name, value[0], value[1], True))
+        else:
+            lines.append(FieldChange(name, None, value, False))
+    return lines

@@ -1,0 +1,202 @@
+"""Reads of billing transfers for the pages: the one "for this user" lookup, the list's filters,
+search, sort and keyset pages, and the detail's related rows. Everything reads the cache.
+
+The filter choices (status, type) come from the botocore model's enums, so a status AWS adds
+appears without a code change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.http import Http404, QueryDict
+
+from handshakes.models import Handshake
+from orgportal.aws import enum_choices
+from orgportal.listing import MultipleChoiceFilter, Page, Sort, keyset_page, parse_filters, parse_ordering
+from orgportal.models import AwsConnection, Role
+from orgportal.pages import change_lines, party_names
+from orgportal.roles import User, connections_for
+
+from .models import Direction, ResponsibilityTransfer, TransferChange
+
+SORTS = (
+    Sort("start", "start_at", "Start"),
+    Sort("status", "status", "Status"),
+    Sort("changed", "changed_at", "Last change"),
+)
+DEFAULT_SORT = "-start"
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+def month_range(value: str) -> tuple[datetime, datetime]:
+    """[first instant, first instant of the next month) of a YYYY-MM month, in UTC."""
+    match = _MONTH.match(value)
+    if not match:
+        raise ValueError(value)
+    year, month = int(match[1]), int(match[2])
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+class TransferFilters(forms.Form):
+    """The list's query string. Every field is optional; a refused value is ignored with a notice."""
+
+    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
+    direction = forms.ChoiceField(label="Direction", required=False, choices=[("", "Both"), *Direction.choices])
+    status = MultipleChoiceFilter(label="Status", required=False)
+    type = forms.ChoiceField(label="Type", required=False)
+    start = forms.RegexField(
+        label="Start month", required=False, regex=_MONTH, error_messages={"invalid": "use a month like 2025-07."}
+    )
+    party = forms.CharField(label="Party", required=False, max_length=254, strip=True)
+    q = forms.CharField(label="Search", required=False, max_length=128, strip=True)
+
+    def __init__(self, data: QueryDict, connections: list[AwsConnection]) -> None:
+        super().__init__(data)
+        self.fields["connection"].choices = [("", "Every connection")] + [(c.pk, c.name) for c in connections]  # type: ignore[attr-defined]
+        self.fields["status"].choices = enum_choices("ResponsibilityTransferStatus")  # type: ignore[attr-defined]
+        self.fields["type"].choices = [("", "Every type"), *enum_choices("ResponsibilityTransferType")]  # type: ignore[attr-defined]
+
+
+def transfers_for_user(user: User) -> QuerySet[ResponsibilityTransfer]:
+    """Every transfer cached for a connection `user` may read."""
+    return ResponsibilityTransfer.objects.filter(connection__in=connections_for(user, Role.VIEWER))
+
+
+def get_transfer_for_user(user: User, pk: int) -> ResponsibilityTransfer:
+    """The transfer `pk` if it belongs to a connection `user` may read; 404 otherwise."""
+    try:
+        return transfers_for_user(user).select_related("connection").get(pk=pk)
+    except ResponsibilityTransfer.DoesNotExist:
+        raise Http404("No such billing transfer") from None
+
+
+def _party_accounts(connections: list[AwsConnection], party: str) -> list[str]:
+    """Account ids a party filter names: an id as is, else accounts or connections of that name."""
+    from orgportal.models import Account
+
+    if _ACCOUNT_ID.match(party):
+        return [party]
+    ids = set(
+        Account.objects.filter(connection__in=[c.pk for c in connections], name__iexact=party).values_list(
+            "account_id", flat=True
+        )
+    )
+    ids |= {c.management_account_id for c in connections if c.name.lower() == party.lower() and c.management_account_id}
+    return sorted(ids)
+
+
+def filter_transfers(
+    queryset: QuerySet[ResponsibilityTransfer], filters: dict[str, Any], connections: list[AwsConnection]
+) -> QuerySet[ResponsibilityTransfer]:
+    """Apply the accepted filters (cleaned values of TransferFilters)."""
+    if "connection" in filters:
+        queryset = queryset.filter(connection_id=filters["connection"])
+    if "direction" in filters:
+        queryset = queryset.filter(direction=filters["direction"])
+    if "status" in filters:
+        queryset = queryset.filter(status__in=filters["status"])
+    if "type" in filters:
+        queryset = queryset.filter(type=filters["type"])
+    if "start" in filters:
+        start, end = month_range(filters["start"])
+        queryset = queryset.filter(start_at__gte=start, start_at__lt=end)
+    if "party" in filters:
+        party = filters["party"]
+        match = Q(source_email__iexact=party) | Q(target_email__iexact=party)
+        accounts = _party_accounts(connections, party)
+        if accounts:
+            match |= Q(source_account_id__in=accounts) | Q(target_account_id__in=accounts)
+        queryset = queryset.filter(match)
+    if "q" in filters:
+        q = filters["q"]
+        queryset = queryset.filter(
+            Q(transfer_id__icontains=q)
+            | Q(name__icontains=q)
+            | Q(source_account_id__contains=q)
+            | Q(target_account_id__contains=q)
+            | Q(source_email__icontains=q)
+            | Q(target_email__icontains=q)
+        )
+    return queryset
+
+
+@dataclass
+class TransferList:
+    form: TransferFilters
+    filters: dict[str, Any]
+    page: Page[ResponsibilityTransfer]
+    connections: list[AwsConnection]  # the connections the rows come from (for freshness)
+    notices: list[str]
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.filters)
+
+
+def transfer_list(*, connections: list[AwsConnection], params: QueryDict) -> TransferList:
+    """One page of the transfer list as the query string asks, for a user who may read `connections`.
+
+    A fixed number of queries whatever the page size: the page (one), party names (one), and the
+    party filter's name lookup when it names one.
+    """
+    form = TransferFilters(params, connections)
+    filters, notices = parse_filters(form)
+    ordering, sort_notice = parse_ordering(params.get("sort"), SORTS, DEFAULT_SORT)
+    if sort_notice:
+        notices.append(sort_notice)
+    queryset = ResponsibilityTransfer.objects.filter(connection_id__in=[c.pk for c in connections])
+    queryset = filter_transfers(queryset, filters, connections).select_related("connection")
+    page = keyset_page(queryset, ordering, params.get("cursor"))
+    notices += page.notices
+    name_parties(page.rows, connections)
+    shown = [c for c in connections if c.pk == filters["connection"]] if "connection" in filters else connections
+    return TransferList(form=form, filters=filters, page=page, connections=shown, notices=notices)
+
+
+def name_parties(transfers: list[ResponsibilityTransfer], connections: list[AwsConnection]) -> None:
+    """Attach `source_name`/`target_name` (from the Account cache) to each transfer."""
+    names = party_names(connections, [a for t in transfers for a in (t.source_account_id, t.target_account_id)])
+    for t in transfers:
+        t.source_name = names.get(t.source_account_id, "")  # type: ignore[attr-defined]
+        t.target_name = names.get(t.target_account_id, "")  # type: ignore[attr-defined]
+
+
+@dataclass
+class TransferDetail:
+    transfer: ResponsibilityTransfer
+    handshakes: list[Handshake]
+    timeline: list[tuple[TransferChange, list[Any]]]
+
+
+def transfer_detail(*, user: User, transfer: ResponsibilityTransfer) -> TransferDetail:
+    """The related rows of the detail page: the handshakes that carry this transfer (the active
+    one first) as the user's connections cached them, and every observed change."""
+    connections = list(connections_for(user, Role.VIEWER))
+    name_parties([transfer], connections)
+    handshakes = list(
+        Handshake.objects.filter(connection__in=[c.pk for c in connections])
+        .filter(Q(transfer_id=transfer.transfer_id) | Q(handshake_id=transfer.active_handshake_id or "-"))
+        .select_related("connection")
+        .order_by("-requested_at", "id")
+    )
+    # The handshake of this connection first, and the active one first of all.
+    handshakes.sort(
+        key=lambda h: (h.handshake_id != transfer.active_handshake_id, h.connection_id != transfer.connection_id)
+    )
+    changes = list(transfer.changes.select_related("sync_run").order_by("observed_at", "id"))
+    return TransferDetail(
+        transfer=transfer,
+        handshakes=handshakes,
+        timeline=[(change, change_lines(change.kind, change.changes)) for change in changes],
+    )
+

@@ -1,0 +1,55 @@
+"""Billing transfer pages: the list (filters, search, sort, keyset pages) and the detail.
+
+Thin views: parse the query string, fetch through the "for this user" helpers (another user's
+connection or transfer is a 404), call a selector, render the page — or, for htmx, only the
+list's `#rows` partial. Read-only: pages never call AWS.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from orgportal.listing import sort_links
+from orgportal.models import Role
+from orgportal.pages import Freshness, visible_connections
+from orgportal.roles import connections_for
+
+from . import selectors
+
+
+@login_required
+@require_GET
+def transfer_list(request: HttpRequest) -> HttpResponse:
+    connections = visible_connections(request.user)
+    result = selectors.transfer_list(connections=connections, params=request.GET)
+    context = {
+        "result": result,
+        "page": result.page,
+        "form": result.form,
+        "notices": result.notices,
+        "freshness": Freshness(result.connections),
+        "links": sort_links(selectors.SORTS, result.page.ordering),
+        "ordering": result.page.ordering,
+        "has_connections": bool(connections),
+        # The CSV export (transfers/exports.py) takes the same query string; it needs the Auditor role.
+        "can_export": connections_for(request.user, Role.AUDITOR).exists(),
+    }
+    template = "transfers/list.html"
+    if getattr(request, "htmx", False):
+        template += "#rows"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def transfer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer = selectors.get_transfer_for_user(request.user, pk)
+    detail = selectors.transfer_detail(user=request.user, transfer=transfer)
+    return render(
+        request,
+        "transfers/detail.html",
+        {"transfer": transfer, "detail": detail, "freshness": Freshness([transfer.connection])},
+    )
