@@ -41,6 +41,18 @@ class Handshake(CachedAwsObject):
             models.Index(fields=["expires_at", "id"]),
             models.Index(fields=["changed_at", "id"]),
             models.Index(fields=["transfer_id"]),
+            # The inbox: open invitations by deadline (handshakes.selectors.open_invitations).
+            # Partial, so they hold only the few open rows among the many closed ones.
+            models.Index(
+                fields=["expires_at", "id"],
+                condition=models.Q(state__in=OPEN_STATES, vanished_at__isnull=True),
+                name="handshake_open_by_expiry",
+            ),
+            models.Index(
+                fields=["transfer_start_at", "id"],
+                condition=models.Q(state__in=OPEN_STATES, vanished_at__isnull=True, action="TRANSFER_RESPONSIBILITY"),
+                name="handshake_open_by_start",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,16 +6,17 @@ Action and state choices come from the botocore model's enums (`ActionType`, `Ha
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, QueryDict
 from django.utils import timezone
 
-from orgportal.aws import enum_choices
+from orgportal.aws import enum_choices, shape_constraints
 from orgportal.listing import MultipleChoiceFilter, Page, Sort, keyset_page, parse_filters, parse_ordering
 from orgportal.models import AwsConnection, Role
 from orgportal.pages import change_lines, party_names
@@ -33,6 +34,7 @@ SORTS = (
 DEFAULT_SORT = "-requested"
 
 TRANSFER_ACTION = "TRANSFER_RESPONSIBILITY"
+HANDSHAKE_ID_PATTERN = shape_constraints("HandshakeId")["pattern"]
 # A billing transfer invitation must be accepted at least this long before the transfer starts.
 ACCEPT_BEFORE_START = timedelta(hours=24)
 
@@ -81,9 +83,9 @@ def filter_handshakes(queryset: QuerySet[Handshake], filters: dict[str, Any]) ->
         queryset = queryset.filter(counterparty__iexact=filters["party"])
     if "q" in filters:
         q = filters["q"]
-        if q.lower().startswith("h-"):
-            # A handshake id: an indexed prefix match, not a scan of every row.
-            queryset = queryset.filter(handshake_id__startswith=q.lower())
+        if re.match(HANDSHAKE_ID_PATTERN, q):
+            # A whole handshake id (the model's own pattern): an indexed lookup, not a scan.
+            queryset = queryset.filter(handshake_id=q)
         else:
             queryset = queryset.filter(
                 Q(handshake_id__icontains=q) | Q(counterparty__icontains=q) | Q(transfer_id__icontains=q)
@@ -219,19 +221,21 @@ def open_invitations(
     """
     if not connection_ids:
         return [], 0
+    # The same condition as the partial indexes on Handshake, so the database walks those.
     base = (
-        Handshake.objects.filter(connection_id__in=connection_ids, state__in=OPEN_STATES, direction=direction)
-        .filter(vanished_at__isnull=True)
+        Handshake.objects.filter(state__in=OPEN_STATES, vanished_at__isnull=True)
+        .filter(connection_id__in=connection_ids, direction=direction)
         .select_related("connection")
         .defer("parties", "fingerprint")
     )
-    by_expiry = list(base.order_by(F("expires_at").asc(nulls_last=True), "id")[:limit])
+    # AWS always sets an expiry; a row without one (and without a start) has no deadline and
+    # is counted in the total but not ranked.
+    by_expiry = list(base.filter(expires_at__isnull=False).order_by("expires_at", "id")[:limit])
     by_start = list(
         base.filter(action=TRANSFER_ACTION, transfer_start_at__isnull=False).order_by("transfer_start_at", "id")[:limit]
     )
     merged = {h.pk: h for h in [*by_expiry, *by_start]}.values()
-    far = timezone.now() + timedelta(days=36500)
-    rows = sorted(merged, key=lambda h: (deadline_of(h) or far, h.pk))[:limit]
+    rows = sorted(merged, key=lambda h: (deadline_of(h), h.pk))[:limit]  # type: ignore[arg-type,return-value]
     now = timezone.now()
     for h in rows:
         h.deadline = deadline_of(h)  # type: ignore[attr-defined]

@@ -15,11 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from handshakes.actions import available_actions
 from handshakes.models import Direction, HandshakeChange
 from handshakes.selectors import name_counterparties, open_invitations
 from transfers.models import TransferChange
 
-from .pages import Freshness, change_lines, visible_connections
+from .pages import Freshness, change_lines, roles_by_connection, visible_connections
 
 INVITATIONS_SHOWN = 20
 CHANGES_SHOWN = 20
@@ -71,6 +72,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
     received, received_total = open_invitations(connection_ids=ids, direction=Direction.RECEIVED, limit=INVITATIONS_SHOWN)
     sent, sent_total = open_invitations(connection_ids=ids, direction=Direction.SENT, limit=INVITATIONS_SHOWN)
     name_counterparties([*received, *sent], connections)
+    roles = roles_by_connection(request.user)
+    for handshake in received:
+        handshake.actions = available_actions(handshake, roles[handshake.connection_id])  # type: ignore[attr-defined]
     return render(
         request,
         "orgportal/inbox.html",

@@ -6,6 +6,7 @@ Pages never call AWS: everything here reads the cache the sync writes.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +14,8 @@ from typing import Any
 
 from django.db.models import OuterRef, Subquery
 
-from .models import Account, AwsConnection, SyncRun
-from .roles import User, connections_for
+from .models import Account, AwsConnection, Grant, Role, SyncRun
+from .roles import IMPLIES, User, connections_for
 
 
 def visible_connections(user: User) -> list[AwsConnection]:
@@ -26,6 +27,17 @@ def visible_connections(user: User) -> list[AwsConnection]:
     for c in connections:
         c.last_run = runs.get(c.last_run_id)  # type: ignore[attr-defined]
     return connections
+
+
+def roles_by_connection(user: User) -> dict[int, frozenset[str]]:
+    """connection id -> every role (implied ones included) `user` holds there, in one query, so a
+    list can ask the actions room what each row allows without a query per connection."""
+    if getattr(user, "is_superuser", False):
+        return defaultdict(lambda: frozenset(Role.values))
+    held: dict[int, set[str]] = defaultdict(set)
+    for connection_id, role in Grant.objects.filter(user_id=user.pk).values_list("connection_id", "role"):
+        held[connection_id] |= IMPLIES[role]
+    return defaultdict(frozenset, {pk: frozenset(roles) for pk, roles in held.items()})
 
 
 @dataclass(frozen=True)

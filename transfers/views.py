@@ -14,10 +14,11 @@ from django.views.decorators.http import require_GET
 
 from orgportal.listing import sort_links
 from orgportal.models import Role
-from orgportal.pages import Freshness, visible_connections
+from orgportal.pages import Freshness, roles_by_connection, visible_connections
 from orgportal.roles import connections_for
 
 from . import selectors
+from .actions import available_actions
 
 
 @login_required
@@ -25,6 +26,10 @@ from . import selectors
 def transfer_list(request: HttpRequest) -> HttpResponse:
     connections = visible_connections(request.user)
     result = selectors.transfer_list(connections=connections, params=request.GET)
+    roles = roles_by_connection(request.user)
+    for row in result.page.rows:
+        # What the user may do on each row, from the actions room's own rule (no query per row).
+        row.actions = available_actions(row, roles[row.connection_id])  # type: ignore[attr-defined]
     context = {
         "result": result,
         "page": result.page,
