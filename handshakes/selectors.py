@@ -244,5 +244,6 @@ def open_invitations(
         h.deadline_is_accept_by = (  # type: ignore[attr-defined]
             h.deadline is not None and h.expires_at != h.deadline and h.action == TRANSFER_ACTION
         )
-    total = len(rows) if len(rows) < limit else base.count()
+    # Counted always (not only when the list is full) so the page's query count never varies.
+    total = base.count()
     return rows, total

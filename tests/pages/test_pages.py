@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from orgportal.models import AwsConnection, Role, SyncRun
+from orgportal.models import AwsConnection, SyncRun
 from tests.conftest import Personas
 
 from .conftest import handshake_change, transfer_change
@@ -39,7 +39,9 @@ def test_every_page_requires_login(client: Client, name: str) -> None:
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_details_require_login(client: Client, synced: AwsConnection, make_transfer: Callable, make_handshake: Callable) -> None:
+def test_details_require_login(
+    client: Client, synced: AwsConnection, make_transfer: Callable, make_handshake: Callable
+) -> None:
     transfer, handshake = make_transfer(synced), make_handshake(synced)
     for url in (reverse("transfer_detail", args=[transfer.pk]), reverse("handshake_detail", args=[handshake.pk])):
         response = client.get(url)
@@ -57,7 +59,12 @@ def test_another_users_transfer_and_handshake_are_404(
 
 
 def test_lists_show_only_granted_connections(
-    client: Client, personas: Personas, synced: AwsConnection, make_connection: Callable, make_transfer: Callable, make_handshake: Callable
+    client: Client,
+    personas: Personas,
+    synced: AwsConnection,
+    make_connection: Callable,
+    make_transfer: Callable,
+    make_handshake: Callable,
 ) -> None:
     elsewhere = make_connection(name="Hidden org")
     make_transfer(synced, name="Our transfer")
@@ -114,15 +121,29 @@ def test_transfer_detail_shows_every_field_the_handshake_and_the_timeline(
 ) -> None:
     start = datetime(2025, 7, 1, tzinfo=UTC)
     transfer = make_transfer(
-        synced, name="Acme EU billing", status="ACCEPTED", start_at=start, active_handshake_id="h-00000000abcd",
+        synced,
+        name="Acme EU billing",
+        status="ACCEPTED",
+        start_at=start,
+        active_handshake_id="h-00000000abcd",
         arn="arn:aws:organizations::111111111111:transfer/o-abc/rt-1",
     )
-    handshake = make_handshake(synced, handshake_id="h-00000000abcd", action="TRANSFER_RESPONSIBILITY", transfer_id=transfer.transfer_id)
+    handshake = make_handshake(
+        synced, handshake_id="h-00000000abcd", action="TRANSFER_RESPONSIBILITY", transfer_id=transfer.transfer_id
+    )
     transfer_change(transfer, "created", {"status": "REQUESTED", "name": "Acme EU billing"})
     transfer_change(transfer, "changed", {"status": ["REQUESTED", "ACCEPTED"]})
     personas.login(client, "viewer")
     html = body(client.get(reverse("transfer_detail", args=[transfer.pk])))
-    for text in (transfer.transfer_id, "Acme EU billing", transfer.arn, "BILLING", "ACCEPTED", transfer.source_account_id, transfer.source_email):
+    for text in (
+        transfer.transfer_id,
+        "Acme EU billing",
+        transfer.arn,
+        "BILLING",
+        "ACCEPTED",
+        transfer.source_account_id,
+        transfer.source_email,
+    ):
         assert text in html
     # UTC in the HTML, machine-readable for time.js to add the reader's zone.
     assert '<time datetime="2025-07-01T00:00:00+00:00" data-local>2025-07-01 00:00 UTC</time>' in html
@@ -132,7 +153,12 @@ def test_transfer_detail_shows_every_field_the_handshake_and_the_timeline(
 
 
 def test_handshake_detail_renders_parties_and_the_nested_resources_tree(
-    client: Client, personas: Personas, synced: AwsConnection, make_handshake: Callable, make_transfer: Callable, make_account: Callable
+    client: Client,
+    personas: Personas,
+    synced: AwsConnection,
+    make_handshake: Callable,
+    make_transfer: Callable,
+    make_account: Callable,
 ) -> None:
     transfer = make_transfer(synced, transfer_id="rt-00000000beef")
     make_account(synced, "222222222222", "Payer & Co")
@@ -145,7 +171,13 @@ def test_handshake_detail_renders_parties_and_the_nested_resources_tree(
             {
                 "Type": "RESPONSIBILITY_TRANSFER",
                 "Value": "rt-00000000beef",
-                "Resources": [{"Type": "NOTES", "Value": "<script>nested</script>", "Resources": [{"Type": "EMAIL", "Value": "deep@example.com"}]}],
+                "Resources": [
+                    {
+                        "Type": "NOTES",
+                        "Value": "<script>nested</script>",
+                        "Resources": [{"Type": "EMAIL", "Value": "deep@example.com"}],
+                    }
+                ],
             }
         ],
     )
@@ -166,21 +198,27 @@ def test_details_keep_a_place_for_actions(
     transfer, handshake = make_transfer(synced), make_handshake(synced)
     personas.login(client, "viewer")
     assert f'id="actions-transfer-{transfer.pk}"' in body(client.get(reverse("transfer_detail", args=[transfer.pk])))
-    assert f'id="actions-handshake-{handshake.pk}"' in body(client.get(reverse("handshake_detail", args=[handshake.pk])))
+    assert f'id="actions-handshake-{handshake.pk}"' in body(
+        client.get(reverse("handshake_detail", args=[handshake.pk]))
+    )
 
 
 # --- freshness ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_every_page_says_how_fresh_its_data_is(client: Client, personas: Personas, synced: AwsConnection, name: str) -> None:
+def test_every_page_says_how_fresh_its_data_is(
+    client: Client, personas: Personas, synced: AwsConnection, name: str
+) -> None:
     personas.login(client, "viewer")
     html = body(client.get(reverse(name)))
     assert "synced" in html and "1\xa0minute ago" in html
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_stale_and_never_synced_data_is_flagged(client: Client, personas: Personas, connection: AwsConnection, name: str) -> None:
+def test_stale_and_never_synced_data_is_flagged(
+    client: Client, personas: Personas, connection: AwsConnection, name: str
+) -> None:
     personas.login(client, "viewer")
     assert 'class="fresh never"' in body(client.get(reverse(name)))
     connection.last_synced_at = timezone.now() - timedelta(hours=3)
@@ -189,8 +227,12 @@ def test_stale_and_never_synced_data_is_flagged(client: Client, personas: Person
     assert 'class="fresh stale"' in html and "out of date" in html
 
 
-def test_inbox_shows_each_connections_last_sync_result(client: Client, personas: Personas, synced: AwsConnection) -> None:
-    SyncRun.objects.create(connection=synced, status="failed", error="AccessDenied: <not allowed>", finished_at=timezone.now())
+def test_inbox_shows_each_connections_last_sync_result(
+    client: Client, personas: Personas, synced: AwsConnection
+) -> None:
+    SyncRun.objects.create(
+        connection=synced, status="failed", error="AccessDenied: <not allowed>", finished_at=timezone.now()
+    )
     personas.login(client, "viewer")
     html = body(client.get(reverse("inbox")))
     assert "Failed" in html and "AccessDenied: &lt;not allowed&gt;" in html
@@ -207,7 +249,10 @@ def test_inbox_lists_open_invitations_soonest_deadline_first(
     make_handshake(synced, handshake_id="h-00000000soon", expires_at=now + timedelta(days=2))
     # Expires late, but the transfer starts in 3 days: accept by start - 24 h = 2 days from now - 1 h.
     make_handshake(
-        synced, handshake_id="h-0000000start", action="TRANSFER_RESPONSIBILITY", expires_at=now + timedelta(days=14),
+        synced,
+        handshake_id="h-0000000start",
+        action="TRANSFER_RESPONSIBILITY",
+        expires_at=now + timedelta(days=14),
         transfer_start_at=now + timedelta(days=3) - timedelta(hours=1),
     )
     make_handshake(synced, handshake_id="h-0000000close", state="ACCEPTED")
@@ -258,7 +303,9 @@ def test_empty_lists_explain_what_to_do(client: Client, personas: Personas, sync
     personas.login(client, "viewer")
     assert "No billing transfers." in body(client.get(reverse("transfer_list")))
     assert "No handshakes." in body(client.get(reverse("handshake_list")))
-    assert "No billing transfer matches these filters." in body(client.get(reverse("transfer_list"), {"status": "DECLINED"}))
+    assert "No billing transfer matches these filters." in body(
+        client.get(reverse("transfer_list"), {"status": "DECLINED"})
+    )
     personas.login(client, "outsider")
     assert "No AWS connection yet." in body(client.get(reverse("transfer_list")))
 
@@ -266,7 +313,9 @@ def test_empty_lists_explain_what_to_do(client: Client, personas: Personas, sync
 # --- nav ---------------------------------------------------------------------------------------
 
 
-def test_nav_links_every_area_and_audit_only_for_auditors(client: Client, personas: Personas, synced: AwsConnection) -> None:
+def test_nav_links_every_area_and_audit_only_for_auditors(
+    client: Client, personas: Personas, synced: AwsConnection
+) -> None:
     personas.login(client, "viewer")
     html = body(client.get(reverse("inbox")))
     for name in ("transfer_list", "handshake_list", "connection_list"):
