@@ -209,9 +209,7 @@ def deadline_of(handshake: Handshake) -> datetime | None:
     return min(present) if present else None
 
 
-def open_invitations(
-    *, connection_ids: list[int], direction: str, limit: int
-) -> tuple[list[Handshake], int]:
+def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -> tuple[list[Handshake], int]:
     """The `limit` open handshakes of `direction` with the soonest deadline, and how many are open.
 
     The deadline is min(expiry, start - 24 h), which no index holds. The soonest `limit` by
@@ -239,10 +237,11 @@ def open_invitations(
     now = timezone.now()
     for h in rows:
         h.deadline = deadline_of(h)  # type: ignore[attr-defined]
-        h.deadline_passed = h.deadline is not None and h.deadline <= now  # type: ignore[attr-defined]
-        h.deadline_soon = h.deadline is not None and h.deadline - now < timedelta(days=1)  # type: ignore[attr-defined]
+        deadline = h.deadline  # type: ignore[attr-defined]
+        h.deadline_passed = deadline is not None and deadline <= now  # type: ignore[attr-defined]
+        h.deadline_soon = deadline is not None and deadline - now < timedelta(days=1)  # type: ignore[attr-defined]
         h.deadline_is_accept_by = (  # type: ignore[attr-defined]
-            h.deadline is not None and h.expires_at != h.deadline and h.action == TRANSFER_ACTION
+            deadline is not None and h.expires_at != deadline and h.action == TRANSFER_ACTION
         )
     # Counted always (not only when the list is full) so the page's query count never varies.
     total = base.count()

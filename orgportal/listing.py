@@ -91,7 +91,7 @@ def parse_filters(form: forms.Form) -> tuple[dict[str, Any], list[str]]:
     notices = []
     for name, errors in form.errors.items():
         label = form.fields[name].label or name if name in form.fields else name
-        notices.append(f"Ignored the {str(label).lower()} filter: {' '.join(errors)}")
+        notices.append(f"Ignored the {str(label).lower()} filter: {' '.join(str(e) for e in errors)}")
     cleaned = {name: value for name, value in form.cleaned_data.items() if value not in (None, "", [], ())}
     return cleaned, notices
 

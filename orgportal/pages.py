@@ -21,7 +21,9 @@ from .roles import IMPLIES, User, connections_for
 def visible_connections(user: User) -> list[AwsConnection]:
     """The connections `user` may read, each with its last SyncRun attached as `last_run` (2 queries)."""
     latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-started_at", "-id").values("id")[:1]
-    connections = list(connections_for(user).annotate(last_run_id=Subquery(latest)).order_by("name"))
+    connections: list[AwsConnection] = list(
+        connections_for(user).annotate(last_run_id=Subquery(latest)).order_by("name")
+    )
     run_ids = [c.last_run_id for c in connections if c.last_run_id]  # type: ignore[attr-defined]
     runs = SyncRun.objects.in_bulk(run_ids) if run_ids else {}
     for c in connections:
@@ -35,7 +37,8 @@ def roles_by_connection(user: User) -> dict[int, frozenset[str]]:
     if getattr(user, "is_superuser", False):
         return defaultdict(lambda: frozenset(Role.values))
     held: dict[int, set[str]] = defaultdict(set)
-    for connection_id, role in Grant.objects.filter(user_id=user.pk).values_list("connection_id", "role"):
+    grants = Grant.objects.filter(user_id=user.pk)  # type: ignore[misc]  # an authenticated user has a pk
+    for connection_id, role in grants.values_list("connection_id", "role"):
         held[connection_id] |= IMPLIES[role]
     return defaultdict(frozenset, {pk: frozenset(roles) for pk, roles in held.items()})
 
