@@ -93,7 +93,9 @@ def synced(connection: AwsConnection) -> AwsConnection:
     return connection
 
 
-def transfer_change(transfer: ResponsibilityTransfer, kind: str, changes: dict[str, Any], **fields: Any) -> TransferChange:
+def transfer_change(
+    transfer: ResponsibilityTransfer, kind: str, changes: dict[str, Any], **fields: Any
+) -> TransferChange:
     return TransferChange.objects.create(transfer=transfer, kind=kind, changes=changes, **fields)
 
 
