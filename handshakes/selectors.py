@@ -93,6 +93,18 @@ def filter_handshakes(queryset: QuerySet[Handshake], filters: dict[str, Any]) ->
     return queryset
 
 
+def filtered_handshakes(
+    *, connections: list[AwsConnection], params: QueryDict
+) -> tuple[QuerySet[Handshake], HandshakeFilters, dict[str, Any], list[str]]:
+    """The one parse of the list's query string, shared by the list page and its CSV export
+    (handshakes/exports.py) so both show the same rows: the handshakes of `connections` that
+    pass the accepted filters, the bound form, the accepted values, and a notice per refused one."""
+    form = HandshakeFilters(params, connections)
+    filters, notices = parse_filters(form)
+    queryset = Handshake.objects.filter(connection_id__in=[c.pk for c in connections])
+    return filter_handshakes(queryset, filters), form, filters, notices
+
+
 @dataclass
 class HandshakeList:
     form: HandshakeFilters
@@ -108,13 +120,11 @@ class HandshakeList:
 
 def handshake_list(*, connections: list[AwsConnection], params: QueryDict) -> HandshakeList:
     """One page of the handshake list as the query string asks (two queries: rows, party names)."""
-    form = HandshakeFilters(params, connections)
-    filters, notices = parse_filters(form)
+    queryset, form, filters, notices = filtered_handshakes(connections=connections, params=params)
     ordering, sort_notice = parse_ordering(params.get("sort"), SORTS, DEFAULT_SORT)
     if sort_notice:
         notices.append(sort_notice)
-    queryset = Handshake.objects.filter(connection_id__in=[c.pk for c in connections])
-    queryset = filter_handshakes(queryset, filters).select_related("connection")
+    queryset = queryset.select_related("connection")
     # The nested lists can be large and the list shows neither: leave them in the database.
     queryset = queryset.defer("parties", "resources", "fingerprint")
     page = keyset_page(queryset, ordering, params.get("cursor"))

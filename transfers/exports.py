@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.http import require_GET
 
@@ -17,7 +17,7 @@ from audit.csv import stream_csv
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import connections_for, get_connection_for_user
 
-from .models import ResponsibilityTransfer
+from .selectors import filtered_transfers
 
 HEADER = (
     "connection",
@@ -53,44 +53,12 @@ def export_connections(request: HttpRequest, params: QueryDict) -> QuerySet[AwsC
     return connections
 
 
-def filter_transfers(queryset: QuerySet[ResponsibilityTransfer], params: QueryDict) -> QuerySet[ResponsibilityTransfer]:
-    """The list page's filters, by their query-string names."""
-    if params.get("direction"):
-        queryset = queryset.filter(direction=params["direction"])
-    if params.getlist("status"):
-        queryset = queryset.filter(status__in=[s for s in params.getlist("status") if s])
-    if params.get("type"):
-        queryset = queryset.filter(type=params["type"])
-    if params.get("start"):  # a start month, YYYY-MM
-        try:
-            year, month = (int(part) for part in params["start"].split("-", 1))
-            queryset = queryset.filter(start_at__year=year, start_at__month=month)
-        except ValueError:
-            pass
-    if params.get("party"):
-        party = params["party"]
-        queryset = queryset.filter(
-            Q(source_account_id=party)
-            | Q(target_account_id=party)
-            | Q(source_email__iexact=party)
-            | Q(target_email__iexact=party)
-        )
-    if params.get("q"):
-        q = params["q"].strip()
-        queryset = queryset.filter(
-            Q(transfer_id__icontains=q)
-            | Q(name__icontains=q)
-            | Q(source_account_id__contains=q)
-            | Q(target_account_id__contains=q)
-        )
-    return queryset
-
-
 @login_required
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
     connections = export_connections(request, request.GET)
-    queryset = filter_transfers(ResponsibilityTransfer.objects.filter(connection__in=connections), request.GET)
+    # The list page's own filter parsing (transfers.selectors), so the file holds the rows the list shows.
+    queryset, *_ = filtered_transfers(connections=list(connections), params=request.GET)
     rows: Any = queryset.order_by("connection_id", "start_at", "id").values_list(*_COLUMNS).iterator(chunk_size=2000)
     only = connections.first() if request.GET.get("connection") else None
     return stream_csv(

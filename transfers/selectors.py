@@ -130,6 +130,18 @@ def filter_transfers(
     return queryset
 
 
+def filtered_transfers(
+    *, connections: list[AwsConnection], params: QueryDict
+) -> tuple[QuerySet[ResponsibilityTransfer], TransferFilters, dict[str, Any], list[str]]:
+    """The one parse of the list's query string, shared by the list page and its CSV export
+    (transfers/exports.py) so both show the same rows: the transfers of `connections` that
+    pass the accepted filters, the bound form, the accepted values, and a notice per refused one."""
+    form = TransferFilters(params, connections)
+    filters, notices = parse_filters(form)
+    queryset = ResponsibilityTransfer.objects.filter(connection_id__in=[c.pk for c in connections])
+    return filter_transfers(queryset, filters, connections), form, filters, notices
+
+
 @dataclass
 class TransferList:
     form: TransferFilters
@@ -149,13 +161,11 @@ def transfer_list(*, connections: list[AwsConnection], params: QueryDict) -> Tra
     A fixed number of queries whatever the page size: the page (one), party names (one), and the
     party filter's name lookup when it names one.
     """
-    form = TransferFilters(params, connections)
-    filters, notices = parse_filters(form)
+    queryset, form, filters, notices = filtered_transfers(connections=connections, params=params)
     ordering, sort_notice = parse_ordering(params.get("sort"), SORTS, DEFAULT_SORT)
     if sort_notice:
         notices.append(sort_notice)
-    queryset = ResponsibilityTransfer.objects.filter(connection_id__in=[c.pk for c in connections])
-    queryset = filter_transfers(queryset, filters, connections).select_related("connection")
+    queryset = queryset.select_related("connection")
     page = keyset_page(queryset, ordering, params.get("cursor"))
     notices += page.notices
     name_parties(page.rows, connections)
@@ -199,4 +209,3 @@ def transfer_detail(*, user: User, transfer: ResponsibilityTransfer) -> Transfer
         handshakes=handshakes,
         timeline=[(change, change_lines(change.kind, change.changes)) for change in changes],
     )
-
