@@ -21,7 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("ORGPORTAL_VAR_DIR", tempfile.mkdtemp(prefix="accept-bench-"))
-os.environ.setdefault("DEBUG", "true")
+# Production-like: DEBUG off (DEBUG keeps every SQL statement in memory and renders debug pages),
+# plain HTTP (the test client speaks no TLS), a throwaway key.
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECURE_TLS", "false")
+os.environ.setdefault("SECRET_KEY", "accept-bench-throwaway-key-" + "x" * 40)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgportal.settings")
 
 import django
@@ -69,7 +73,7 @@ def pct(values: list[float], p: float) -> float:
 def main(n: int) -> None:
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench-approver", password="x")
-    client = Client()
+    client = Client(HTTP_HOST="localhost")  # an allowed host of the default settings
     client.force_login(user)
     with running(scenario="empty", seed=0) as sim:
         payer = sim.client("111111111111")
