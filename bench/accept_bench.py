@@ -36,12 +36,12 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
-from orgsim.testing import running  # noqa: E402
 
 from handshakes.models import Handshake  # noqa: E402
 from handshakes.sync import handshake_row  # noqa: E402
 from orgportal import aws  # noqa: E402
 from orgportal.models import AwsConnection, AwsCredentials, CredentialMode, Grant, Role  # noqa: E402
+from orgsim.testing import running  # noqa: E402
 
 
 def _connection(name: str, account_id: str, endpoint: str) -> AwsConnection:

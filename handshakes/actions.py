@@ -23,6 +23,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.middleware import HtmxDetails
 
 from orgportal.actions import ActionFailed, ActionRefused, action_view
 from orgportal.models import AwsConnection, Role
@@ -122,7 +123,7 @@ def run_action(
             return row_partial({"refusal": refusal, "status": refusal.status})
         return render(request, ACTION_TEMPLATE, page, status=refusal.status)
     text = success(result)
-    if request.htmx:
+    if _htmx(request):
         if row_partial is not None and _from_row(request):
             response = row_partial({"done": text, "status": 200})
         else:
@@ -133,9 +134,15 @@ def run_action(
     return HttpResponseRedirect(next_url)
 
 
+def _htmx(request: HttpRequest) -> HtmxDetails | None:
+    """What django-htmx's middleware attached to the request (None when it did not run)."""
+    return getattr(request, "htmx", None)
+
+
 def _from_row(request: HttpRequest) -> bool:
     """An htmx POST from a list row's actions cell (it targets that cell)."""
-    return bool(request.htmx) and str(request.htmx.target or "").startswith("actions-")
+    htmx = _htmx(request)
+    return htmx is not None and bool(htmx) and str(htmx.target or "").startswith("actions-")
 
 
 def status_line(error: ActionFailed) -> str:

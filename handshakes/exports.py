@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from audit.csv import stream_csv
@@ -34,7 +34,7 @@ _COLUMNS = ("connection__name", *HEADER[1:])
 
 @login_required
 @require_GET
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: HttpRequest) -> StreamingHttpResponse:
     connections = export_connections(request, request.GET)
     # The list page's own filter parsing (handshakes.selectors), so the file holds the rows the list shows.
     queryset, *_ = filtered_handshakes(connections=list(connections), params=request.GET)

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, QueryDict, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from audit.csv import stream_csv
@@ -55,7 +55,7 @@ def export_connections(request: HttpRequest, params: QueryDict) -> QuerySet[AwsC
 
 @login_required
 @require_GET
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: HttpRequest) -> StreamingHttpResponse:
     connections = export_connections(request, request.GET)
     # The list page's own filter parsing (transfers.selectors), so the file holds the rows the list shows.
     queryset, *_ = filtered_transfers(connections=list(connections), params=request.GET)

@@ -133,7 +133,9 @@ def test_admin_invites_the_other_side_accepts_the_admin_renames_and_terminates(
     assert transfer.status == "WITHDRAWN"
     assert transfer.end_at == end_choices()[1]
     assert calls_of(orgsim, "TerminateResponsibilityTransfer") == 1
-    outcomes = list(AuditEvent.objects.filter(action="transfer.terminate").order_by("id").values_list("outcome", flat=True))
+    outcomes = list(
+        AuditEvent.objects.filter(action="transfer.terminate").order_by("id").values_list("outcome", flat=True)
+    )
     assert outcomes == ["intent", "ok"]
 
 
