@@ -8,6 +8,8 @@ is measured with botocore's before-call/after-call events and subtracted.
 
 Prints p50/p95/max of server time, of the AWS call, and of the difference (target: p50 ≤ 20 ms).
 Usage: .venv/bin/python bench/accept_bench.py [N]
+On PostgreSQL the figure depends on DB_CONN_MAX_AGE (settings): with the default 0 every request
+opens a new database connection (several ms); a deployment behind gunicorn sets it (e.g. 60).
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ def main(n: int) -> None:
             aws_ms.append(sum(_spans))
         overhead = [s - a for s, a in zip(server_ms, aws_ms, strict=True)]
         db = django.db.connection.vendor
-        print(f"accept_bench: {n} accepts through the view, database {db}")
+        max_age = django.db.connection.settings_dict.get("CONN_MAX_AGE")
+        print(f"accept_bench: {n} accepts through the view, database {db}, CONN_MAX_AGE {max_age}")
         for label, values in (
             ("server time", server_ms),
             ("AcceptHandshake call", aws_ms),

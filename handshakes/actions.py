@@ -158,7 +158,12 @@ def status_line(error: ActionFailed) -> str:
 def handshake_for_user(request: HttpRequest, pk: int, role: str) -> Handshake:
     """The handshake `pk` on a connection the user may see (404 otherwise) with `role` (403)."""
     handshake = get_object_or_404(
-        Handshake.objects.select_related("connection"), pk=pk, connection__in=connections_for(request.user)
+        # The credentials too: the action's AWS call needs them, so it costs no query of its own.
+        Handshake.objects.select_related(
+            "connection", "connection__read_credentials", "connection__action_credentials"
+        ),
+        pk=pk,
+        connection__in=connections_for(request.user),
     )
     require_role(request.user, handshake.connection, role)
     return handshake

@@ -86,12 +86,19 @@ def _require(actor: Any, connection: AwsConnection, role: str) -> None:
         require_role(actor, connection, role)
 
 
-def _guard_open(handshake: Handshake, *, direction: str, verb: str) -> Any:
+def _guard_open(handshake: Handshake, *, direction: str, verb: str, refresh: bool = True) -> Any:
     """The state guard: re-read the row (as the previous claim holder left it) and refuse when it
-    is no longer open or not on the side that may `verb` it."""
+    is no longer open or not on the side that may `verb` it. `refresh=False` checks the row as the
+    caller loaded it (the fail-fast check before the claim; the claim's guard reads it again)."""
 
     def guard() -> None:
-        handshake.refresh_from_db()
+        if refresh:
+            # refresh_from_db() drops the cached connection (and its credentials): keep it, the
+            # connection row is not what the guard is about and the AWS call needs it next.
+            connection = handshake.connection
+            handshake.refresh_from_db()
+            if handshake.connection_id == connection.pk:
+                handshake.connection = connection
         if handshake.direction != direction:
             side = "the invited party" if direction == Direction.RECEIVED else "the sender"
             raise ActionRefused(f"Only {side} can {verb} this invitation.", status=409)
@@ -116,7 +123,9 @@ def _answer(
 ) -> Handshake:
     _require(actor, handshake.connection, role)
     guard = _guard_open(handshake, direction=direction, verb=verb)
-    guard()  # fail fast before touching the claim table; it runs again under the claim
+    # Fail fast, on the row as loaded, before touching the claim table; under the claim the guard
+    # reads it again.
+    _guard_open(handshake, direction=direction, verb=verb, refresh=False)()
     outcome = perform(
         connection=handshake.connection,
         actor=actor,
