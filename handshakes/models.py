@@ -49,6 +49,13 @@ class Handshake(CachedAwsObject):
             ),
             # The list sorted by state walks this instead of sorting every row.
             models.Index(fields=["state", "id"], name="handshake_by_state"),
+            # The list filtered by a state walks these in its sort's order (one read per state:
+            # orgportal.listing.keyset_page's split) instead of sorting every row of that state.
+            models.Index(fields=["state", "requested_at", "id"], name="handshake_state_requested"),
+            models.Index(fields=["state", "expires_at", "id"], name="handshake_state_expires"),
+            models.Index(fields=["state", "changed_at", "id"], name="handshake_state_changed"),
+            # The inbox's transfer invitations by start (their accept-by deadline), per open state.
+            models.Index(fields=["state", "action", "transfer_start_at", "id"], name="handshake_state_start"),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, QueryDict
 from django.utils import timezone
 
@@ -127,7 +127,9 @@ def handshake_list(*, connections: list[AwsConnection], params: QueryDict) -> Ha
     queryset = queryset.select_related("connection")
     # The nested lists can be large and the list shows neither: leave them in the database.
     queryset = queryset.defer("parties", "resources", "fingerprint")
-    page = keyset_page(queryset, ordering, params.get("cursor"))
+    # Several states (the inbox's "open" link asks for OPEN and REQUESTED): one indexed read each.
+    split = ("state", filters["state"]) if len(filters.get("state", ())) > 1 else None
+    page = keyset_page(queryset, ordering, params.get("cursor"), split=split)
     notices += page.notices
     name_counterparties(page.rows, connections)
     shown = [c for c in connections if c.pk == filters["connection"]] if "connection" in filters else connections
@@ -219,17 +221,17 @@ def deadline_of(handshake: Handshake) -> datetime | None:
     return min(present) if present else None
 
 
-def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -> tuple[list[Handshake], int]:
-    """The `limit` open handshakes of `direction` with the soonest deadline, and how many are open.
+def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -> list[Handshake]:
+    """The `limit` open handshakes of `direction` with the soonest deadline.
 
     The deadline is min(expiry, start - 24 h), which no index holds. The soonest `limit` by
     deadline are always among the soonest `limit` by expiry together with the soonest `limit`
     transfer invitations by start (a row ahead of one of them by deadline is ahead of it on that
-    row's own deciding column too), so two indexed queries plus a merge give the exact answer.
+    row's own deciding column too), so indexed queries (two per open state) plus a merge give the
+    exact answer.
     """
     if not connection_ids:
-        return [], 0
-    # The same condition as the partial indexes on Handshake, so the database walks those.
+        return []
     base = (
         Handshake.objects.filter(state__in=OPEN_STATES, vanished_at__isnull=True)
         .filter(connection_id__in=connection_ids, direction=direction)
@@ -237,11 +239,16 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
         .defer("parties", "fingerprint")
     )
     # AWS always sets an expiry; a row without one (and without a start) has no deadline and
-    # is counted in the total but not ranked.
-    by_expiry = list(base.filter(expires_at__isnull=False).order_by("expires_at", "id")[:limit])
-    by_start = list(
-        base.filter(action=TRANSFER_ACTION, transfer_start_at__isnull=False).order_by("transfer_start_at", "id")[:limit]
-    )
+    # is counted in the total but not ranked. One indexed walk per open state (indexes (state, expires_at, id) and (state, action,
+    # transfer_start_at, id)): `state IN (...)` would make the database sort every open row.
+    by_expiry: list[Handshake] = []
+    by_start: list[Handshake] = []
+    for state in OPEN_STATES:
+        one = base.filter(state=state)
+        by_expiry += one.filter(expires_at__isnull=False).order_by("expires_at", "id")[:limit]
+        by_start += one.filter(action=TRANSFER_ACTION, transfer_start_at__isnull=False).order_by(
+            "transfer_start_at", "id"
+        )[:limit]
     merged = {h.pk: h for h in [*by_expiry, *by_start]}.values()
     rows = sorted(merged, key=lambda h: (deadline_of(h), h.pk))[:limit]  # type: ignore[arg-type,return-value]
     now = timezone.now()
@@ -253,6 +260,16 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
         h.deadline_is_accept_by = (  # type: ignore[attr-defined]
             deadline is not None and h.expires_at != deadline and h.action == TRANSFER_ACTION
         )
-    # Counted always (not only when the list is full) so the page's query count never varies.
-    total = base.count()
-    return rows, total
+    return rows
+
+
+def open_invitation_counts(*, connection_ids: list[int]) -> dict[str, int]:
+    """How many handshakes are open in each direction (one query, from the index
+    handshake_open_invitations alone). Counted always, not only when a list is full, so the
+    inbox's query count never varies."""
+    if not connection_ids:
+        return {direction: 0 for direction in Direction.values}
+    counts = Handshake.objects.filter(
+        state__in=OPEN_STATES, vanished_at__isnull=True, connection_id__in=connection_ids
+    ).aggregate(**{direction: Count("pk", filter=Q(direction=direction)) for direction in Direction.values})
+    return {direction: counts[direction] or 0 for direction in Direction.values}

@@ -13,4 +13,8 @@ def portal(request: HttpRequest) -> dict[str, object]:
     if user is None or not user.is_authenticated:
         return {}
     # A callable: the template calls it only where the nav needs it (one query, not on every render).
-    return {"nav_connections": connections_for(user), "nav_is_auditor": lambda: connections_for(user, Role.AUDITOR).exists()}
+    return {
+        "nav_connections": connections_for(user),
+        "nav_is_auditor": lambda: connections_for(user, Role.AUDITOR).exists(),
+        "nav_is_admin": lambda: connections_for(user, Role.ADMIN).exists(),
+    }

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from handshakes.actions import available_actions
 from handshakes.models import Direction, HandshakeChange
-from handshakes.selectors import name_counterparties, open_invitations
+from handshakes.selectors import name_counterparties, open_invitation_counts, open_invitations
 from transfers.models import TransferChange
 
 from .pages import Freshness, change_lines, roles_by_connection, visible_connections
@@ -54,10 +54,14 @@ def recent_changes(connection_ids: list[int], limit: int) -> list[RecentChange]:
         .order_by("-observed_at", "-id")[:limit]
     )
     merged = [
-        RecentChange(c.observed_at, c.kind, c.get_kind_display(), "transfer", c.transfer, change_lines(c.kind, c.changes))
+        RecentChange(
+            c.observed_at, c.kind, c.get_kind_display(), "transfer", c.transfer, change_lines(c.kind, c.changes)
+        )
         for c in transfers
     ] + [
-        RecentChange(c.observed_at, c.kind, c.get_kind_display(), "handshake", c.handshake, change_lines(c.kind, c.changes))
+        RecentChange(
+            c.observed_at, c.kind, c.get_kind_display(), "handshake", c.handshake, change_lines(c.kind, c.changes)
+        )
         for c in handshakes
     ]
     merged.sort(key=lambda c: c.observed_at, reverse=True)
@@ -69,8 +73,9 @@ def recent_changes(connection_ids: list[int], limit: int) -> list[RecentChange]:
 def inbox(request: HttpRequest) -> HttpResponse:
     connections = visible_connections(request.user)
     ids = [c.pk for c in connections]
-    received, received_total = open_invitations(connection_ids=ids, direction=Direction.RECEIVED, limit=INVITATIONS_SHOWN)
-    sent, sent_total = open_invitations(connection_ids=ids, direction=Direction.SENT, limit=INVITATIONS_SHOWN)
+    received = open_invitations(connection_ids=ids, direction=Direction.RECEIVED, limit=INVITATIONS_SHOWN)
+    sent = open_invitations(connection_ids=ids, direction=Direction.SENT, limit=INVITATIONS_SHOWN)
+    totals = open_invitation_counts(connection_ids=ids)
     name_counterparties([*received, *sent], connections)
     roles = roles_by_connection(request.user)
     for handshake in received:
@@ -82,9 +87,9 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "connections": connections,
             "freshness": Freshness(connections),
             "received": received,
-            "received_total": received_total,
+            "received_total": totals[Direction.RECEIVED],
             "sent": sent,
-            "sent_total": sent_total,
+            "sent_total": totals[Direction.SENT],
             "changes": recent_changes(ids, CHANGES_SHOWN),
         },
     )

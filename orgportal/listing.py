@@ -18,9 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cmp_to_key
 from typing import Any, Generic, TypeVar
 
 from django import forms
@@ -163,16 +164,42 @@ def _before(f: str, cursor: Cursor, descending: bool, nullable: bool) -> Q:
     return Q(**{f"{f}__{op}": cursor.value}) | Q(**{f: cursor.value, f"pk__{op}": cursor.pk})
 
 
+def _display_cmp(f: str, descending: bool) -> Callable[[Any, Any], int]:
+    """Compare two rows as the database orders them for the page: by `f` (NULL last in both
+    directions), ties by pk in the same direction. Used to merge the partitions of a split read."""
+
+    def cmp(a: Any, b: Any) -> int:
+        va, vb = getattr(a, f), getattr(b, f)
+        if va is None or vb is None:
+            if va is not None or vb is not None:
+                return 1 if va is None else -1  # NULL last whatever the direction
+            c = 0
+        else:
+            c = (va > vb) - (va < vb)
+        if c == 0:
+            c = (a.pk > b.pk) - (a.pk < b.pk)
+        return -c if descending else c
+
+    return cmp
+
+
 def keyset_page(
     queryset: QuerySet[M],
     ordering: Ordering,
     token: str | None,
     *,
     size: int = PAGE_SIZE,
+    split: tuple[str, Sequence[Any]] | None = None,
 ) -> Page[M]:
     """One page of `queryset` in `ordering`, starting at the cursor `token` (None: the first page).
 
-    Runs one query (size + 1 rows, to know whether another page follows).
+    Runs one query (size + 1 rows, to know whether another page follows). With `split`
+    (a field and the several values a filter allows, e.g. two handshake states), it runs one
+    such query per value instead and merges them: a database walks an index on
+    (field, sort, id) in order for one value, but for `field IN (a, b)` it either sorts every
+    matching row or walks the sort index past every row of the other values (150 ms on 100,000
+    handshakes for the inbox's "open, by expiry"). The first size + 1 rows of the whole are
+    among the first size + 1 of each part, so the merge is exact.
     """
     model_field = queryset.model._meta.get_field(ordering.sort.field)
     assert isinstance(model_field, models.Field)
@@ -191,20 +218,37 @@ def keyset_page(
         tie = "-pk" if expression_desc else "pk"
         return [key, tie] if nullable else [f"-{f}" if expression_desc else f, tie]
 
-    if cursor is not None and cursor.backwards:
-        # Read the rows before the cursor in the reverse order, then turn them around.
-        rev_key = F(f).asc(nulls_first=True) if descending else F(f).desc(nulls_first=True)
-        rev_tie = "pk" if descending else "-pk"
-        order = [rev_key, rev_tie] if nullable else [f if descending else f"-{f}", rev_tie]
-        found = list(queryset.filter(_before(f, cursor, descending, nullable)).order_by(*order)[: size + 1])
+    backwards = cursor is not None and cursor.backwards
+
+    def read(qs: QuerySet[M]) -> list[M]:
+        """Up to size + 1 rows from the cursor on, in reading order (reversed when backwards)."""
+        if cursor is not None and cursor.backwards:
+            # Read the rows before the cursor in the reverse order; the caller turns them around.
+            rev_key = F(f).asc(nulls_first=True) if descending else F(f).desc(nulls_first=True)
+            rev_tie = "pk" if descending else "-pk"
+            order = [rev_key, rev_tie] if nullable else [f if descending else f"-{f}", rev_tie]
+            return list(qs.filter(_before(f, cursor, descending, nullable)).order_by(*order)[: size + 1])
+        qs = qs.order_by(*forward(descending))
+        if cursor is not None:
+            qs = qs.filter(_after(f, cursor, descending, nullable))
+        return list(qs[: size + 1])
+
+    if split is not None and len(split[1]) > 1:
+        split_field, values = split
+        parts = [read(queryset.filter(**{split_field: value})) for value in values]
+        # Reading backwards, each part is in reverse display order: merge the same way.
+        merged = sorted(
+            (row for part in parts for row in part), key=cmp_to_key(_display_cmp(f, descending)), reverse=backwards
+        )
+        found = merged[: size + 1]
+    else:
+        found = read(queryset)
+
+    if backwards:
         has_previous = len(found) > size
         rows = list(reversed(found[:size]))
         has_next = True  # the cursor's own row follows
     else:
-        qs = queryset.order_by(*forward(descending))
-        if cursor is not None:
-            qs = qs.filter(_after(f, cursor, descending, nullable))
-        found = list(qs[: size + 1])
         rows = found[:size]
         has_next = len(found) > size
         has_previous = cursor is not None

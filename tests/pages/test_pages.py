@@ -324,3 +324,10 @@ def test_nav_links_every_area_and_audit_only_for_auditors(
     assert f'href="{reverse("audit:events")}"' not in html
     personas.login(client, "auditor")
     assert f'href="{reverse("audit:events")}"' in body(client.get(reverse("inbox")))
+
+
+def test_nav_shows_users_only_to_admins(client: Client, personas: Personas, synced: AwsConnection) -> None:
+    personas.login(client, "operator")
+    assert f'href="{reverse("users")}"' not in body(client.get(reverse("inbox")))
+    personas.login(client, "admin")
+    assert f'href="{reverse("users")}"' in body(client.get(reverse("inbox")))
