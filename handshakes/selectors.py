@@ -19,7 +19,7 @@ from django.utils import timezone
 from orgportal.aws import enum_choices, shape_constraints
 from orgportal.listing import MultipleChoiceFilter, Page, Sort, keyset_page, parse_filters, parse_ordering
 from orgportal.models import AwsConnection, Role
-from orgportal.pages import change_lines, party_names
+from orgportal.pages import change_lines, party_account_ids, party_names
 from orgportal.roles import User, connections_for
 from transfers.models import ResponsibilityTransfer
 
@@ -69,7 +69,9 @@ def get_handshake_for_user(user: User, pk: int) -> Handshake:
         raise Http404("No such handshake") from None
 
 
-def filter_handshakes(queryset: QuerySet[Handshake], filters: dict[str, Any]) -> QuerySet[Handshake]:
+def filter_handshakes(
+    queryset: QuerySet[Handshake], filters: dict[str, Any], connections: list[AwsConnection]
+) -> QuerySet[Handshake]:
     """Apply the accepted filters (cleaned values of HandshakeFilters)."""
     if "connection" in filters:
         queryset = queryset.filter(connection_id=filters["connection"])
@@ -80,7 +82,11 @@ def filter_handshakes(queryset: QuerySet[Handshake], filters: dict[str, Any]) ->
     if "direction" in filters:
         queryset = queryset.filter(direction=filters["direction"])
     if "party" in filters:
-        queryset = queryset.filter(counterparty__iexact=filters["party"])
+        # The other party by its id or email, or by its name in the Account cache.
+        party = filters["party"]
+        queryset = queryset.filter(
+            Q(counterparty__iexact=party) | Q(counterparty__in=party_account_ids(connections, party))
+        )
     if "q" in filters:
         q = filters["q"]
         if re.match(HANDSHAKE_ID_PATTERN, q):
@@ -102,7 +108,7 @@ def filtered_handshakes(
     form = HandshakeFilters(params, connections)
     filters, notices = parse_filters(form)
     queryset = Handshake.objects.filter(connection_id__in=[c.pk for c in connections])
-    return filter_handshakes(queryset, filters), form, filters, notices
+    return filter_handshakes(queryset, filters, connections), form, filters, notices
 
 
 @dataclass

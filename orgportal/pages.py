@@ -6,6 +6,7 @@ Pages never call AWS: everything here reads the cache the sync writes.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from django.db.models import OuterRef, Subquery
 
 from .models import Account, AwsConnection, Grant, Role, SyncRun
 from .roles import IMPLIES, User, connections_for
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 def visible_connections(user: User) -> list[AwsConnection]:
@@ -99,6 +102,20 @@ def party_names(connections: Iterable[AwsConnection], account_ids: Iterable[str]
             if account_id in wanted and account_id not in names:
                 names[account_id] = c.name
     return names
+
+
+def party_account_ids(connections: Sequence[AwsConnection], party: str) -> list[str]:
+    """Account ids a list's party filter names: a 12-digit id as is, else the accounts (Account
+    cache) and connections (their management accounts) of that name, case-insensitively."""
+    if _ACCOUNT_ID.match(party):
+        return [party]
+    ids = set(
+        Account.objects.filter(connection__in=[c.pk for c in connections], name__iexact=party).values_list(
+            "account_id", flat=True
+        )
+    )
+    ids |= {c.management_account_id for c in connections if c.name.lower() == party.lower() and c.management_account_id}
+    return sorted(ids)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from handshakes.models import Handshake
 from orgportal.aws import enum_choices
 from orgportal.listing import MultipleChoiceFilter, Page, Sort, keyset_page, parse_filters, parse_ordering
 from orgportal.models import AwsConnection, Role
-from orgportal.pages import change_lines, party_names
+from orgportal.pages import change_lines, party_account_ids, party_names
 from orgportal.roles import User, connections_for
 
 from .models import Direction, ResponsibilityTransfer, TransferChange
@@ -33,7 +33,6 @@ SORTS = (
 DEFAULT_SORT = "-start"
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 def month_range(value: str) -> tuple[datetime, datetime]:
@@ -80,21 +79,6 @@ def get_transfer_for_user(user: User, pk: int) -> ResponsibilityTransfer:
         raise Http404("No such billing transfer") from None
 
 
-def _party_accounts(connections: list[AwsConnection], party: str) -> list[str]:
-    """Account ids a party filter names: an id as is, else accounts or connections of that name."""
-    from orgportal.models import Account
-
-    if _ACCOUNT_ID.match(party):
-        return [party]
-    ids = set(
-        Account.objects.filter(connection__in=[c.pk for c in connections], name__iexact=party).values_list(
-            "account_id", flat=True
-        )
-    )
-    ids |= {c.management_account_id for c in connections if c.name.lower() == party.lower() and c.management_account_id}
-    return sorted(ids)
-
-
 def filter_transfers(
     queryset: QuerySet[ResponsibilityTransfer], filters: dict[str, Any], connections: list[AwsConnection]
 ) -> QuerySet[ResponsibilityTransfer]:
@@ -113,7 +97,7 @@ def filter_transfers(
     if "party" in filters:
         party = filters["party"]
         match = Q(source_email__iexact=party) | Q(target_email__iexact=party)
-        accounts = _party_accounts(connections, party)
+        accounts = party_account_ids(connections, party)
         if accounts:
             match |= Q(source_account_id__in=accounts) | Q(target_account_id__in=accounts)
         queryset = queryset.filter(match)

@@ -343,3 +343,15 @@ def test_query_count_does_not_grow_with_rows(
     add(49)
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert viewer.get(reverse(name)).status_code == 200
+
+
+def test_handshake_party_filter_finds_the_other_party_by_its_account_name(
+    viewer: Client, synced: AwsConnection, make_handshake: Callable, make_account: Callable
+) -> None:
+    make_account(synced, "444444444444", "Fabrikam Member")
+    make_handshake(synced, handshake_id="h-fabrikam00", counterparty="444444444444")
+    make_handshake(synced, handshake_id="h-someone000")
+    html = body(viewer.get(reverse("handshake_list"), {"party": "FABRIKAM member"}))
+    assert handshake_ids(html) == ["h-fabrikam00"]
+    html = body(viewer.get(reverse("handshake_list"), {"party": "444444444444"}))
+    assert handshake_ids(html) == ["h-fabrikam00"]
