@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.http import HttpRequest
 
-from .models import Role
-from .roles import connections_for
+from .models import Grant, Role
+from .roles import IMPLIES, connections_for
 
 
 def portal(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    # A callable: the template calls it only where the nav needs it (one query, not on every render).
+
+    @cache
+    def held() -> frozenset[str]:
+        """Every role the user holds on some connection (one query, and only if the nav asks)."""
+        if user.is_superuser:
+            return frozenset(Role.values)
+        granted = Grant.objects.filter(user_id=user.pk).values_list("role", flat=True).distinct()
+        return frozenset(implied for role in granted for implied in IMPLIES[role])
+
+    # Callables: the template calls them only where the nav needs them.
     return {
         "nav_connections": connections_for(user),
-        "nav_is_auditor": lambda: connections_for(user, Role.AUDITOR).exists(),
-        "nav_is_admin": lambda: connections_for(user, Role.ADMIN).exists(),
+        "nav_is_auditor": lambda: Role.AUDITOR in held(),
+        "nav_is_admin": lambda: Role.ADMIN in held(),
     }
