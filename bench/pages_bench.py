@@ -269,8 +269,10 @@ def main() -> int:
     started = time.perf_counter()
     scene = seed(args.handshakes, args.transfers, rng)
     if db.vendor == "postgresql":
+        # VACUUM too: autovacuum keeps a live table's visibility map set, so index-only scans
+        # (the inbox's counts) work; straight after a bulk load it has not run yet.
         with db.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")
     elif db.vendor == "sqlite":
         with db.cursor() as cursor:
             cursor.execute("ANALYZE")

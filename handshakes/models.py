@@ -41,10 +41,11 @@ class Handshake(CachedAwsObject):
             models.Index(fields=["expires_at", "id"]),
             models.Index(fields=["changed_at", "id"]),
             models.Index(fields=["transfer_id"]),
-            # The inbox: open invitations of one direction (handshakes.selectors.open_invitations),
-            # counted from the index alone and ranked by expiry without reading closed rows.
+            # The inbox: open invitations of one direction and state, walked in expiry order
+            # (handshakes.selectors.open_invitations); vanished_at and connection ride along so
+            # the open counts are read from the index alone.
             models.Index(
-                fields=["direction", "state", "vanished_at", "connection", "expires_at"],
+                fields=["direction", "state", "expires_at", "id", "vanished_at", "connection"],
                 name="handshake_open_invitations",
             ),
             # The list sorted by state walks this instead of sorting every row.
@@ -55,7 +56,9 @@ class Handshake(CachedAwsObject):
             models.Index(fields=["state", "expires_at", "id"], name="handshake_state_expires"),
             models.Index(fields=["state", "changed_at", "id"], name="handshake_state_changed"),
             # The inbox's transfer invitations by start (their accept-by deadline), per open state.
-            models.Index(fields=["state", "action", "transfer_start_at", "id"], name="handshake_state_start"),
+            models.Index(
+                fields=["direction", "state", "action", "transfer_start_at", "id"], name="handshake_state_start"
+            ),
         ]
 
     def __str__(self) -> str:

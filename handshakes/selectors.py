@@ -239,14 +239,14 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
     if not connection_ids:
         return []
     base = (
-        Handshake.objects.filter(state__in=OPEN_STATES, vanished_at__isnull=True)
-        .filter(connection_id__in=connection_ids, direction=direction)
+        Handshake.objects.filter(vanished_at__isnull=True, connection_id__in=connection_ids, direction=direction)
         .select_related("connection")
         .defer("parties", "fingerprint")
     )
     # AWS always sets an expiry; a row without one (and without a start) has no deadline and
-    # is counted in the total but not ranked. One indexed walk per open state (indexes (state, expires_at, id) and (state, action,
-    # transfer_start_at, id)): `state IN (...)` would make the database sort every open row.
+    # is counted in the total but not ranked. One indexed walk per open state (indexes
+    # handshake_open_invitations and handshake_state_start): `state IN (...)` would make the
+    # database sort every open row.
     by_expiry: list[Handshake] = []
     by_start: list[Handshake] = []
     for state in OPEN_STATES:

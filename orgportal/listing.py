@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 M = TypeVar("M", bound=models.Model)
 
@@ -147,23 +147,6 @@ class Page(Generic[M]):
         return self.previous_cursor is None
 
 
-def _after(f: str, cursor: Cursor, descending: bool, nullable: bool) -> Q:
-    """Rows that come after the cursor's row in the display order (NULL values last)."""
-    if cursor.value is None:
-        return Q(**{f"{f}__isnull": True}) & (Q(pk__lt=cursor.pk) if descending else Q(pk__gt=cursor.pk))
-    op = "lt" if descending else "gt"
-    after = Q(**{f"{f}__{op}": cursor.value}) | Q(**{f: cursor.value, f"pk__{op}": cursor.pk})
-    return after | Q(**{f"{f}__isnull": True}) if nullable else after
-
-
-def _before(f: str, cursor: Cursor, descending: bool, nullable: bool) -> Q:
-    """Rows that come before the cursor's row in the display order (NULL values last)."""
-    op = "gt" if descending else "lt"
-    if cursor.value is None:
-        return Q(**{f"{f}__isnull": False}) | Q(**{f"{f}__isnull": True, f"pk__{op}": cursor.pk})
-    return Q(**{f"{f}__{op}": cursor.value}) | Q(**{f: cursor.value, f"pk__{op}": cursor.pk})
-
-
 def _display_cmp(f: str, descending: bool) -> Callable[[Any, Any], int]:
     """Compare two rows as the database orders them for the page: by `f` (NULL last in both
     directions), ties by pk in the same direction. Used to merge the partitions of a split read."""
@@ -193,9 +176,10 @@ def keyset_page(
 ) -> Page[M]:
     """One page of `queryset` in `ordering`, starting at the cursor `token` (None: the first page).
 
-    Runs one query (size + 1 rows, to know whether another page follows). With `split`
+    Runs one query (size + 1 rows, to know whether another page follows), and one more for a
+    nullable sort when the page reaches the rows without a value. With `split`
     (a field and the several values a filter allows, e.g. two handshake states), it runs one
-    such query per value instead and merges them: a database walks an index on
+    such read per value instead and merges them: a database walks an index on
     (field, sort, id) in order for one value, but for `field IN (a, b)` it either sorts every
     matching row or walks the sort index past every row of the other values (150 ms on 100,000
     handshakes for the inbox's "open, by expiry"). The first size + 1 rows of the whole are
@@ -213,25 +197,45 @@ def keyset_page(
         except ValueError:
             notices.append("That page link is out of date or damaged: showing the first page.")
 
-    def forward(expression_desc: bool) -> list[Any]:
-        key = F(f).desc(nulls_last=True) if expression_desc else F(f).asc(nulls_last=True)
-        tie = "-pk" if expression_desc else "pk"
-        return [key, tie] if nullable else [f"-{f}" if expression_desc else f, tie]
-
+    # Display order: rows with a value by (f, pk) in the ordering's direction, then the NULL rows
+    # by pk in the same direction. Each part is read with a plain ORDER BY that an index on
+    # (f, id) serves forwards or backwards on SQLite and PostgreSQL alike; a single
+    # ORDER BY f DESC NULLS LAST would not (PostgreSQL's backward scan puts NULLs first, so it
+    # sorted all 100,000 handshakes for every default page).
     backwards = cursor is not None and cursor.backwards
+    later, earlier = ("lt", "gt") if descending else ("gt", "lt")
+    order = [f"-{f}", "-pk"] if descending else [f, "pk"]  # display order
+    reverse = [f, "pk"] if descending else [f"-{f}", "-pk"]  # reading backwards
+
+    def valued(qs: QuerySet[M]) -> QuerySet[M]:
+        return qs.filter(**{f"{f}__isnull": False}) if nullable else qs
+
+    def nulls(qs: QuerySet[M]) -> QuerySet[M]:
+        return qs.filter(**{f"{f}__isnull": True})
 
     def read(qs: QuerySet[M]) -> list[M]:
         """Up to size + 1 rows from the cursor on, in reading order (reversed when backwards)."""
-        if cursor is not None and cursor.backwards:
-            # Read the rows before the cursor in the reverse order; the caller turns them around.
-            rev_key = F(f).asc(nulls_first=True) if descending else F(f).desc(nulls_first=True)
-            rev_tie = "pk" if descending else "-pk"
-            order = [rev_key, rev_tie] if nullable else [f if descending else f"-{f}", rev_tie]
-            return list(qs.filter(_before(f, cursor, descending, nullable)).order_by(*order)[: size + 1])
-        qs = qs.order_by(*forward(descending))
-        if cursor is not None:
-            qs = qs.filter(_after(f, cursor, descending, nullable))
-        return list(qs[: size + 1])
+        if cursor is None or not cursor.backwards:
+            if cursor is not None and cursor.value is None:  # already in the NULL tail
+                return list(nulls(qs).filter(**{f"pk__{later}": cursor.pk}).order_by(order[1])[: size + 1])
+            part = valued(qs)
+            if cursor is not None:
+                part = part.filter(
+                    Q(**{f"{f}__{later}": cursor.value}) | Q(**{f: cursor.value, f"pk__{later}": cursor.pk})
+                )
+            found = list(part.order_by(*order)[: size + 1])
+            if nullable and len(found) <= size:  # the page reaches the NULL tail
+                found += nulls(qs).order_by(order[1])[: size + 1 - len(found)]
+            return found
+        if cursor.value is None:
+            found = list(nulls(qs).filter(**{f"pk__{earlier}": cursor.pk}).order_by(reverse[1])[: size + 1])
+            if len(found) <= size:  # back past the first NULL row into the valued rows
+                found += valued(qs).order_by(*reverse)[: size + 1 - len(found)]
+            return found
+        part = valued(qs).filter(
+            Q(**{f"{f}__{earlier}": cursor.value}) | Q(**{f: cursor.value, f"pk__{earlier}": cursor.pk})
+        )
+        return list(part.order_by(*reverse)[: size + 1])
 
     if split is not None and len(split[1]) > 1:
         split_field, values = split

@@ -57,6 +57,16 @@ def test_split_read_pages_equal_the_single_query_pages(
     plain_forward, plain_back = walk(queryset, param, None)
     split_forward, split_back = walk(queryset, param, ("state", STATES))
     assert len(plain_forward) == len(set(plain_forward)) == 16
+    # The display order, computed here: by the sort value (NULL last), ties by id, both in the
+    # direction asked.
+    field = {s.key: s.field for s in SORTS}[param.removeprefix("-")]
+    rows = list(queryset)
+    valued = sorted((h for h in rows if getattr(h, field) is not None), key=lambda h: (getattr(h, field), h.pk))
+    empty = sorted((h for h in rows if getattr(h, field) is None), key=lambda h: h.pk)
+    if param.startswith("-"):
+        valued.reverse()
+        empty.reverse()
+    assert plain_forward == [h.pk for h in valued + empty]
     assert split_forward == plain_forward
     # Going back from the last page reads every row but the last page's, in the same order.
     assert split_back == plain_back == plain_forward[: len(plain_back)]
