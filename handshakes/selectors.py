@@ -227,6 +227,22 @@ def deadline_of(handshake: Handshake) -> datetime | None:
     return min(present) if present else None
 
 
+INBOX_FIELDS = (
+    "handshake_id",
+    "action",
+    "state",
+    "direction",
+    "counterparty",
+    "requested_at",
+    "expires_at",
+    "transfer_id",
+    "transfer_start_at",
+    "vanished_at",
+    "connection",
+    "connection__name",
+)
+
+
 def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -> list[Handshake]:
     """The `limit` open handshakes of `direction` with the soonest deadline.
 
@@ -241,7 +257,9 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
     base = (
         Handshake.objects.filter(vanished_at__isnull=True, connection_id__in=connection_ids, direction=direction)
         .select_related("connection")
-        .defer("parties", "fingerprint")
+        # Only what the inbox shows: up to 4 x limit rows are read and most are dropped by the
+        # merge, so building whole rows (JSON lists, every connection column) cost more than the walks.
+        .only(*INBOX_FIELDS)
     )
     # AWS always sets an expiry; a row without one (and without a start) has no deadline and
     # is counted in the total but not ranked. One indexed walk per open state (indexes
