@@ -45,12 +45,21 @@ def recent_changes(connection_ids: list[int], limit: int) -> list[RecentChange]:
     transfers = (
         TransferChange.objects.filter(transfer__connection_id__in=connection_ids)
         .select_related("transfer", "transfer__connection")
+        # Only what a change line shows (whole rows with every connection column cost more than the walk).
+        .only("observed_at", "kind", "changes", "transfer__transfer_id", "transfer__name", "transfer__connection__name")
         .order_by("-observed_at", "-id")[:limit]
     )
     handshakes = (
         HandshakeChange.objects.filter(handshake__connection_id__in=connection_ids)
         .select_related("handshake", "handshake__connection")
-        .defer("handshake__parties", "handshake__resources")
+        .only(
+            "observed_at",
+            "kind",
+            "changes",
+            "handshake__handshake_id",
+            "handshake__action",
+            "handshake__connection__name",
+        )
         .order_by("-observed_at", "-id")[:limit]
     )
     merged = [
