@@ -138,7 +138,9 @@ def bench_copy(url: str) -> dict[str, float]:
     size = 0
     first_byte = None
     with psycopg.connect(url) as conn, conn.cursor() as cursor:
-        with cursor.copy(f"COPY (SELECT {COLUMNS} FROM audit_auditevent ORDER BY id) TO STDOUT WITH CSV HEADER") as copy:
+        with cursor.copy(
+            f"COPY (SELECT {COLUMNS} FROM audit_auditevent ORDER BY id) TO STDOUT WITH CSV HEADER"
+        ) as copy:
             for data in copy:
                 if first_byte is None:
                     first_byte = time.perf_counter() - started

@@ -77,9 +77,13 @@ def main() -> int:
             baseline = rate(sim.endpoint, fixed)
             listing = rate(sim.endpoint, requests)
             rows.append((size, listed, seeded, baseline, listing))
-    print(f"{'handshakes':>10}  {'in org':>8}  {'seed s':>7}  {'fixed body req/s':>16}  {'list page req/s':>15}  {'list/fixed':>10}")
+    print(
+        f"{'handshakes':>10}  {'in org':>8}  {'seed s':>7}  {'fixed body req/s':>16}  {'list page req/s':>15}  {'list/fixed':>10}"
+    )
     for size, listed, seeded, baseline, listing in rows:
-        print(f"{size:>10,}  {listed:>8,}  {seeded:>7.2f}  {baseline:>16,.0f}  {listing:>15,.0f}  {listing / baseline:>10.2f}")
+        print(
+            f"{size:>10,}  {listed:>8,}  {seeded:>7.2f}  {baseline:>16,.0f}  {listing:>15,.0f}  {listing / baseline:>10.2f}"
+        )
     small, large = rows[0][4], rows[1][4]
     print(f"page of 20 out of 100,000 vs out of 100: {large / small:.2f}x the throughput (1.00 = no cost for size)")
     return 0

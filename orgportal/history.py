@@ -36,7 +36,9 @@ class ObservedChange(models.Model):
     observed_at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     changes = models.JSONField(default=dict, blank=True)
-    sync_run = models.ForeignKey("orgportal.SyncRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    sync_run = models.ForeignKey(
+        "orgportal.SyncRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         abstract = True

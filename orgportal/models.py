@@ -180,7 +180,9 @@ class InFlightAction(models.Model):
     key = models.CharField(max_length=255, unique=True)
     connection = models.ForeignKey(AwsConnection, on_delete=models.CASCADE, related_name="+")
     action = models.CharField(max_length=64)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -101,7 +101,9 @@ def main() -> int:
         )  # fmt: skip
         _wait_for(f"http://{HOST}:{PORT}/healthz", 30, web)
         print(f"\norgportal is running at http://{HOST}:{PORT}/  (orgsim at {endpoint})")
-        password = (VAR / "demo_password").read_text().strip() if (VAR / "demo_password").exists() else "(DEMO_PASSWORD)"
+        password = (
+            (VAR / "demo_password").read_text().strip() if (VAR / "demo_password").exists() else "(DEMO_PASSWORD)"
+        )
         print(f"Sign in as demo / {password} (also approver, operator, viewer, auditor). Ctrl-C stops.\n", flush=True)
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)

@@ -50,7 +50,7 @@ if not SECRET_KEY and _SECRET_KEY_FILE.is_file():
     SECRET_KEY = _SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if DEBUG or TESTING:
-        SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789"
+        SECRET_KEY = "insecure-development-key-never-use-in-production-0123456789"  # noqa: S105 (development and tests only)
     else:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=true for local development).")
 

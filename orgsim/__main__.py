@@ -13,7 +13,9 @@ from orgsim.server import OrgsimHTTPServer
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m orgsim", description="A local AWS Organizations endpoint for boto3 and the AWS CLI.")
+    parser = argparse.ArgumentParser(
+        prog="python -m orgsim", description="A local AWS Organizations endpoint for boto3 and the AWS CLI."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566, help="0 picks a free port")
     parser.add_argument("--scenario", choices=SCENARIOS, default="demo")
@@ -21,7 +23,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--handshakes", type=int, default=None, help="scale: number of handshakes (100000)")
     parser.add_argument("--transfers", type=int, default=None, help="scale: number of transfers (10000)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--state", metavar="FILE", default=None, help="save the world here (atomically) and reload it on start")
+    parser.add_argument(
+        "--state", metavar="FILE", default=None, help="save the world here (atomically) and reload it on start"
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--throttle", default=None, help="'aws' for AWS's token buckets, or a probability such as 0.1")
     parser.add_argument("--quotas", choices=("default", "aws"), default="default")
@@ -31,7 +35,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def table(summary: dict[str, Any]) -> str:
     rows = [("organization", "name", "management account", "email", "members", "access key id")]
     for org in summary["organizations"]:
-        rows.append((org["id"], org["name"], org["management_account_id"], org["management_account_email"], str(len(org["members"])), org["access_key_id"]))
+        rows.append(
+            (
+                org["id"],
+                org["name"],
+                org["management_account_id"],
+                org["management_account_email"],
+                str(len(org["members"])),
+                org["access_key_id"],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
@@ -42,13 +55,28 @@ def main(argv: list[str] | None = None) -> int:
     throttle: float | str | None = args.throttle
     if throttle not in (None, "aws"):
         throttle = float(throttle)
-    sizes = {k: v for k, v in {"orgs": args.orgs, "handshakes": args.handshakes, "transfers": args.transfers}.items() if v is not None}
-    sim = Simulator(scenario=args.scenario, seed=args.seed, quotas=args.quotas, latency_ms=args.latency_ms, throttle=throttle, state_file=args.state, **sizes)
+    sizes = {
+        k: v
+        for k, v in {"orgs": args.orgs, "handshakes": args.handshakes, "transfers": args.transfers}.items()
+        if v is not None
+    }
+    sim = Simulator(
+        scenario=args.scenario,
+        seed=args.seed,
+        quotas=args.quotas,
+        latency_ms=args.latency_ms,
+        throttle=throttle,
+        state_file=args.state,
+        **sizes,
+    )
     server = OrgsimHTTPServer((args.host, args.port), sim)
     summary = sim.summary()
     organizations = summary["organizations"]
     print(f"orgsim listening on {server.endpoint}", flush=True)
-    print(f"scenario={summary['scenario']} seed={summary['seed']} quotas={summary['quotas']} " + " ".join(f"{k}={v}" for k, v in summary["counts"].items()))
+    print(
+        f"scenario={summary['scenario']} seed={summary['seed']} quotas={summary['quotas']} "
+        + " ".join(f"{k}={v}" for k, v in summary["counts"].items())
+    )
     print("Credentials: access key id = the 12-digit account id, any secret key, region us-east-1.")
     if organizations:
         shown = {**summary, "organizations": organizations[:50]}
@@ -57,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... and {len(organizations) - 50} more (GET {server.endpoint}/_orgsim/summary)")
     else:
         print("No organizations yet: any 12-digit access key is a standalone account that can call CreateOrganization.")
-    print(f"Control API: {server.endpoint}/_orgsim/summary, /clock, /faults, /reset, /state, /calls, /quotas", flush=True)
+    print(
+        f"Control API: {server.endpoint}/_orgsim/summary, /clock, /faults, /reset, /state, /calls, /quotas", flush=True
+    )
 
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt

@@ -72,7 +72,14 @@ class Simulator:
             raise unimplemented(operation)
         with self.lock:
             now = self.state.tick()
-            call = Call(operation=operation, caller_id=account_id, params=body, state=self.state, now=now, empty_page=decision.empty_page)
+            call = Call(
+                operation=operation,
+                caller_id=account_id,
+                params=body,
+                state=self.state,
+                now=now,
+                empty_page=decision.empty_page,
+            )
             return handler(call)
 
     # --- control --------------------------------------------------------------------------------
@@ -110,7 +117,12 @@ class Simulator:
         for row in rows:
             by_operation[row["operation"]] += row["count"]
             by_account[row["account"]] += row["count"]
-        return {"calls": rows, "by_operation": dict(by_operation), "by_account": dict(by_account), "total": sum(by_operation.values())}
+        return {
+            "calls": rows,
+            "by_operation": dict(by_operation),
+            "by_account": dict(by_account),
+            "total": sum(by_operation.values()),
+        }
 
     def reset_calls(self) -> None:
         with self.calls_lock:

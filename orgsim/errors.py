@@ -12,7 +12,9 @@ class ApiError(Exception):
     failures with 500, so ``status`` only needs overriding for the server side.
     """
 
-    def __init__(self, code: str, message: str, *, reason: str | None = None, status: int = 400, **members: Any) -> None:
+    def __init__(
+        self, code: str, message: str, *, reason: str | None = None, status: int = 400, **members: Any
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message

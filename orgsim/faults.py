@@ -111,7 +111,11 @@ class Faults:
             elif spec.throttle and self.rng.random() < float(spec.throttle):
                 decision.error = throttled()
             if decision.error is None and spec.error_rate and self.rng.random() < spec.error_rate:
-                decision.error = ApiError("ServiceException", "AWS Organizations can't complete your request because of an internal service error. Try again later.", status=500)
+                decision.error = ApiError(
+                    "ServiceException",
+                    "AWS Organizations can't complete your request because of an internal service error. Try again later.",
+                    status=500,
+                )
             decision.empty_page = bool(spec.empty_pages) and self.rng.random() < spec.empty_pages
             return decision
 

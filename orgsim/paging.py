@@ -41,7 +41,9 @@ def decode(token: str, operation: str, index: str) -> dict[str, Any]:
         raise invalid_input("INVALID_NEXT_TOKEN", "The specified NextToken is not valid.") from None
 
 
-def page(call: Call, index: str, resolve: Callable[[Any], Any | None], *, limit: int | None = None) -> tuple[list[Any], str | None]:
+def page(
+    call: Call, index: str, resolve: Callable[[Any], Any | None], *, limit: int | None = None
+) -> tuple[list[Any], str | None]:
     """One page of `index` for this call: resolved items and the NextToken (None on the last page).
 
     `resolve` turns a position key into the item to return, or None to skip it (a filter that

@@ -58,7 +58,9 @@ class Call:
         """The caller's organization when the caller is its management account."""
         org = self.org()
         if org.management_account_id != self.caller_id:
-            raise access_denied("You don't have permissions to access this resource. Only the management account can do this.")
+            raise access_denied(
+                "You don't have permissions to access this resource. Only the management account can do this."
+            )
         return org
 
 

@@ -23,11 +23,14 @@ def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **s
         orgs = _demo(state)
         _seed_hooks(state, orgs)
     elif scenario == "scale":
+
         def size(name: str, default: int) -> int:
             value = sizes.get(name)
             return default if value is None else int(value)
 
-        _scale(state, orgs=size("orgs", 200), handshakes=size("handshakes", 100_000), transfers=size("transfers", 10_000))
+        _scale(
+            state, orgs=size("orgs", 200), handshakes=size("handshakes", 100_000), transfers=size("transfers", 10_000)
+        )
     else:
         state.account("111111111111")  # the account the test fixtures start from, standalone
     state.dirty = True
@@ -54,7 +57,14 @@ def _account(state: State, account_id: str, name: str, email: str) -> Account:
     return account
 
 
-def _org(state: State, management: Account, feature_set: str, members: list[Account], now: float, ous: dict[str, list[int]] | None = None) -> Organization:
+def _org(
+    state: State,
+    management: Account,
+    feature_set: str,
+    members: list[Account],
+    now: float,
+    ous: dict[str, list[int]] | None = None,
+) -> Organization:
     """An organization; `ous` maps OU name -> indexes of the members placed in it (nested with '/')."""
     org = state.create_organization(management, feature_set, now - 400 * DAY)
     for i, member in enumerate(members):
@@ -81,12 +91,61 @@ ADATUM = "766677788899"  # Adatum Labs: consolidated billing, switching to all f
 LITWARE = "877788899900"  # Litware Studio: consolidated billing, all-features request just sent
 
 _DEMO_ORGS: list[tuple[str, str, str, str, list[str], dict[str, list[int]]]] = [
-    (PARTNER, "Northwind Cloud Partners", "billing@northwind-partners.example", "ALL", ["Northwind Shared Services", "Northwind Security"], {"Operations": [0, 1]}),
-    (CONTOSO, "Contoso Retail", "aws-root@contoso-retail.example", "ALL", ["Contoso Web Shop", "Contoso Payments", "Contoso Data", "Contoso Staging", "Contoso Sandbox"], {"Production": [0], "Production/Payments": [1], "Staging": [3], "Sandbox": [4]}),
-    (FABRIKAM, "Fabrikam Health", "cloud@fabrikam-health.example", "ALL", ["Fabrikam Clinical", "Fabrikam Research", "Fabrikam Imaging", "Fabrikam Portal", "Fabrikam Analytics", "Fabrikam Log Archive"], {"Clinical": [0, 2], "Research": [1, 4]}),
-    (TAILSPIN, "Tailspin Toys", "aws@tailspin-toys.example", "ALL", ["Tailspin Games", "Tailspin Store", "Tailspin Dev", "Tailspin Audit"], {"Workloads": [0, 1]}),
-    (WOODGROVE, "Woodgrove Bank", "aws-billing@woodgrove-bank.example", "ALL", ["Woodgrove Core Banking", "Woodgrove Cards", "Woodgrove Risk", "Woodgrove Sandbox"], {"Regulated": [0, 1, 2]}),
-    (ADATUM, "Adatum Labs", "it@adatum-labs.example", "CONSOLIDATED_BILLING", ["Adatum Research", "Adatum Prototypes", "Adatum Shared"], {}),
+    (
+        PARTNER,
+        "Northwind Cloud Partners",
+        "billing@northwind-partners.example",
+        "ALL",
+        ["Northwind Shared Services", "Northwind Security"],
+        {"Operations": [0, 1]},
+    ),
+    (
+        CONTOSO,
+        "Contoso Retail",
+        "aws-root@contoso-retail.example",
+        "ALL",
+        ["Contoso Web Shop", "Contoso Payments", "Contoso Data", "Contoso Staging", "Contoso Sandbox"],
+        {"Production": [0], "Production/Payments": [1], "Staging": [3], "Sandbox": [4]},
+    ),
+    (
+        FABRIKAM,
+        "Fabrikam Health",
+        "cloud@fabrikam-health.example",
+        "ALL",
+        [
+            "Fabrikam Clinical",
+            "Fabrikam Research",
+            "Fabrikam Imaging",
+            "Fabrikam Portal",
+            "Fabrikam Analytics",
+            "Fabrikam Log Archive",
+        ],
+        {"Clinical": [0, 2], "Research": [1, 4]},
+    ),
+    (
+        TAILSPIN,
+        "Tailspin Toys",
+        "aws@tailspin-toys.example",
+        "ALL",
+        ["Tailspin Games", "Tailspin Store", "Tailspin Dev", "Tailspin Audit"],
+        {"Workloads": [0, 1]},
+    ),
+    (
+        WOODGROVE,
+        "Woodgrove Bank",
+        "aws-billing@woodgrove-bank.example",
+        "ALL",
+        ["Woodgrove Core Banking", "Woodgrove Cards", "Woodgrove Risk", "Woodgrove Sandbox"],
+        {"Regulated": [0, 1, 2]},
+    ),
+    (
+        ADATUM,
+        "Adatum Labs",
+        "it@adatum-labs.example",
+        "CONSOLIDATED_BILLING",
+        ["Adatum Research", "Adatum Prototypes", "Adatum Shared"],
+        {},
+    ),
     (LITWARE, "Litware Studio", "admin@litware-studio.example", "CONSOLIDATED_BILLING", ["Litware Render Farm"], {}),
 ]
 
@@ -124,24 +183,101 @@ def _demo(state: State) -> dict[str, Organization]:
 
     # Contoso: accepted two months ago and in force since the start of last month.
     start = month_start(now, -1)
-    transfer, _handshake = create_transfer(state, payer=partner, source=orgs[CONTOSO], name="Contoso Retail", start=start, now=start - 12 * DAY, notes="Consolidated invoicing under the Northwind reseller agreement.", handshake_state="ACCEPTED", closed_ts=start - 7 * DAY, expires=start - 1 * DAY)
+    transfer, _handshake = create_transfer(
+        state,
+        payer=partner,
+        source=orgs[CONTOSO],
+        name="Contoso Retail",
+        start=start,
+        now=start - 12 * DAY,
+        notes="Consolidated invoicing under the Northwind reseller agreement.",
+        handshake_state="ACCEPTED",
+        closed_ts=start - 7 * DAY,
+        expires=start - 1 * DAY,
+    )
     transfer.status = "ACCEPTED"
     state.tags[transfer.id] = {"contract": "NW-2024-017", "segment": "retail"}
     # Fabrikam: invitation sent 12 days ago, expires in 3 days, starts on the next month start it can.
-    create_transfer(state, payer=partner, source=orgs[FABRIKAM], name="Fabrikam Health", start=first_start(now + 3 * DAY), now=now - 12 * DAY, notes="Northwind will pay Fabrikam's AWS bills from the start date.", expires=now + 3 * DAY)
+    create_transfer(
+        state,
+        payer=partner,
+        source=orgs[FABRIKAM],
+        name="Fabrikam Health",
+        start=first_start(now + 3 * DAY),
+        now=now - 12 * DAY,
+        notes="Northwind will pay Fabrikam's AWS bills from the start date.",
+        expires=now + 3 * DAY,
+    )
     # Tailspin: a fresh invitation (REQUESTED) expiring in 12 days, and an earlier one declined.
-    create_transfer(state, payer=partner, source=orgs[TAILSPIN], name="Tailspin Toys", start=first_start(now + 12 * DAY), now=now - 3 * DAY, expires=now + 12 * DAY, handshake_state="REQUESTED")
-    create_transfer(state, payer=partner, source=orgs[TAILSPIN], name="Tailspin Toys (first offer)", start=month_start(now, 1), now=now - 20 * DAY, expires=now - 5 * DAY, handshake_state="DECLINED", closed_ts=now - 15 * DAY)
+    create_transfer(
+        state,
+        payer=partner,
+        source=orgs[TAILSPIN],
+        name="Tailspin Toys",
+        start=first_start(now + 12 * DAY),
+        now=now - 3 * DAY,
+        expires=now + 12 * DAY,
+        handshake_state="REQUESTED",
+    )
+    create_transfer(
+        state,
+        payer=partner,
+        source=orgs[TAILSPIN],
+        name="Tailspin Toys (first offer)",
+        start=month_start(now, 1),
+        now=now - 20 * DAY,
+        expires=now - 5 * DAY,
+        handshake_state="DECLINED",
+        closed_ts=now - 15 * DAY,
+    )
     # Woodgrove: accepted 25 days ago, then withdrawn; an older invitation Northwind canceled.
     start = first_start(now - 25 * DAY)
-    transfer, _ = create_transfer(state, payer=partner, source=orgs[WOODGROVE], name="Woodgrove Bank", start=start, now=now - 28 * DAY, expires=now - 13 * DAY, handshake_state="ACCEPTED", closed_ts=now - 25 * DAY)
+    transfer, _ = create_transfer(
+        state,
+        payer=partner,
+        source=orgs[WOODGROVE],
+        name="Woodgrove Bank",
+        start=start,
+        now=now - 28 * DAY,
+        expires=now - 13 * DAY,
+        handshake_state="ACCEPTED",
+        closed_ts=now - 25 * DAY,
+    )
     transfer.status, transfer.end_ts = "WITHDRAWN", month_end(max(start, now))
-    create_transfer(state, payer=partner, source=orgs[WOODGROVE], name="Woodgrove Bank (draft)", start=first_start(now - 29 * DAY), now=now - 29 * DAY, expires=now - 14 * DAY, handshake_state="CANCELED", closed_ts=now - 22 * DAY)
+    create_transfer(
+        state,
+        payer=partner,
+        source=orgs[WOODGROVE],
+        name="Woodgrove Bank (draft)",
+        start=first_start(now - 29 * DAY),
+        now=now - 29 * DAY,
+        expires=now - 14 * DAY,
+        handshake_state="CANCELED",
+        closed_ts=now - 22 * DAY,
+    )
     # Fabrikam: an earlier invitation that nobody answered.
-    create_transfer(state, payer=partner, source=orgs[FABRIKAM], name="Fabrikam Health (2nd quarter)", start=month_start(now, 0), now=now - 21 * DAY, expires=now - 6 * DAY, handshake_state="EXPIRED", closed_ts=now - 6 * DAY)
+    create_transfer(
+        state,
+        payer=partner,
+        source=orgs[FABRIKAM],
+        name="Fabrikam Health (2nd quarter)",
+        start=month_start(now, 0),
+        now=now - 21 * DAY,
+        expires=now - 6 * DAY,
+        handshake_state="EXPIRED",
+        closed_ts=now - 6 * DAY,
+    )
 
     # --- INVITE in every state ---------------------------------------------------------------------
-    def invite(org_id: str, account: Account, state_name: str, requested_ago: float, closed_ago: float | None = None, expires_in: float | None = None, notes: str | None = None) -> None:
+    def invite(
+        org_id: str,
+        account: Account,
+        state_name: str,
+        requested_ago: float,
+        closed_ago: float | None = None,
+        expires_in: float | None = None,
+        notes: str | None = None,
+    ) -> None:
         org = orgs[org_id]
         resources: list[dict[str, Any]] = [org_resource(state, org), {"Value": account.id, "Type": "ACCOUNT"}]
         if notes:
@@ -161,14 +297,22 @@ def _demo(state: State) -> dict[str, Organization]:
 
     invite(CONTOSO, standalone[0], "OPEN", 13, expires_in=2, notes="Please join Contoso Retail's organization.")
     invite(WOODGROVE, standalone[1], "REQUESTED", 1)
-    invite(PARTNER, members[TAILSPIN][3], "OPEN", 2, notes="Move Tailspin Audit into Northwind (account transfer between organizations).")
+    invite(
+        PARTNER,
+        members[TAILSPIN][3],
+        "OPEN",
+        2,
+        notes="Move Tailspin Audit into Northwind (account transfer between organizations).",
+    )
     invite(CONTOSO, members[CONTOSO][2], "ACCEPTED", 20, closed_ago=18)
     invite(FABRIKAM, standalone[2], "DECLINED", 10, closed_ago=9)
     invite(TAILSPIN, standalone[3], "CANCELED", 8, closed_ago=7)
     invite(PARTNER, standalone[4], "EXPIRED", 20, closed_ago=5)
 
     # --- ENABLE_ALL_FEATURES / APPROVE_ALL_FEATURES in every state ---------------------------------
-    def enable(org_id: str, state_name: str, requested_ago: float, closed_ago: float | None, child_states: list[str]) -> None:
+    def enable(
+        org_id: str, state_name: str, requested_ago: float, closed_ago: float | None, child_states: list[str]
+    ) -> None:
         org = orgs[org_id]
         requested = now - requested_ago * DAY
         closed = now - closed_ago * DAY if closed_ago is not None else None
@@ -250,8 +394,18 @@ def _scale(state: State, *, orgs: int, handshakes: int, transfers: int) -> None:
     now = state.now()
     made: list[Organization] = []
     for n in range(max(1, orgs)):
-        management = _account(state, f"{100000000000 + n * 100:012d}", f"Scale Org {n:05d}", f"mgmt-{n:05d}@scale.example")
-        accounts = [_account(state, f"{100000000000 + n * 100 + i:012d}", f"Scale Org {n:05d} member {i}", f"m{i}-{n:05d}@scale.example") for i in range(1, 4)]
+        management = _account(
+            state, f"{100000000000 + n * 100:012d}", f"Scale Org {n:05d}", f"mgmt-{n:05d}@scale.example"
+        )
+        accounts = [
+            _account(
+                state,
+                f"{100000000000 + n * 100 + i:012d}",
+                f"Scale Org {n:05d} member {i}",
+                f"m{i}-{n:05d}@scale.example",
+            )
+            for i in range(1, 4)
+        ]
         made.append(_org(state, management, "ALL", accounts, now))
     closed_states = ("ACCEPTED", "DECLINED", "CANCELED", "EXPIRED")
     transfer_states = ("OPEN", "DECLINED", "CANCELED", "EXPIRED")

@@ -32,13 +32,23 @@ def caller_account(authorization: str | None) -> str:
     if not authorization:
         raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token", status=403)
     if not authorization.startswith("AWS4-HMAC-SHA256 "):
-        raise ApiError("IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.", status=403)
+        raise ApiError(
+            "IncompleteSignatureException",
+            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.",
+            status=403,
+        )
     match = _CREDENTIAL.search(authorization)
     if match is None or "Signature=" not in authorization or "SignedHeaders=" not in authorization:
-        raise ApiError("IncompleteSignatureException", "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.", status=403)
+        raise ApiError(
+            "IncompleteSignatureException",
+            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.",
+            status=403,
+        )
     key = match.group(1)
     if not _ACCOUNT_KEY.fullmatch(key):
-        raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", status=403)
+        raise ApiError(
+            "UnrecognizedClientException", "The security token included in the request is invalid.", status=403
+        )
     return key
 
 
@@ -58,7 +68,14 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _send(self, status: int, payload: bytes, request_id: str, extra: dict[str, str] | None = None, content_type: str = CONTENT_TYPE) -> None:
+    def _send(
+        self,
+        status: int,
+        payload: bytes,
+        request_id: str,
+        extra: dict[str, str] | None = None,
+        content_type: str = CONTENT_TYPE,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
@@ -84,7 +101,10 @@ class Handler(BaseHTTPRequestHandler):
             target = self.headers.get("X-Amz-Target") or ""
             prefix, _, operation = target.partition(".")
             if prefix != model.target_prefix() or not operation:
-                raise ApiError("UnknownOperationException", f"The operation {target or '(none)'} is not known to AWS Organizations.")
+                raise ApiError(
+                    "UnknownOperationException",
+                    f"The operation {target or '(none)'} is not known to AWS Organizations.",
+                )
             try:
                 body = json.loads(raw) if raw.strip() else {}
             except ValueError:
@@ -94,7 +114,10 @@ class Handler(BaseHTTPRequestHandler):
             self._error(error, request_id)
             return
         except Exception as error:  # a bug in orgsim: answer as AWS would, keep serving
-            self._error(ApiError("ServiceException", f"orgsim internal error: {type(error).__name__}: {error}", status=500), request_id)
+            self._error(
+                ApiError("ServiceException", f"orgsim internal error: {type(error).__name__}: {error}", status=500),
+                request_id,
+            )
             return
         self._send(200, json.dumps(result).encode(), request_id)
 
@@ -125,7 +148,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, json.dumps({"error": str(error)}).encode(), request_id, content_type="application/json")
             return
         if answer is None:
-            self._send(404, json.dumps({"error": f"no control endpoint {method} {path}"}).encode(), request_id, content_type="application/json")
+            self._send(
+                404,
+                json.dumps({"error": f"no control endpoint {method} {path}"}).encode(),
+                request_id,
+                content_type="application/json",
+            )
             return
         self._send(200, json.dumps(answer).encode(), request_id, content_type="application/json")
 
@@ -186,6 +214,8 @@ class OrgsimHTTPServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, name="orgsim-http", daemon=True)
+        thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.1}, name="orgsim-http", daemon=True
+        )
         thread.start()
         return thread

@@ -365,7 +365,13 @@ class State:
 
     def account_to_api(self, account: Account) -> dict[str, Any]:
         org = self.orgs[account.org_id] if account.org_id else None
-        out: dict[str, Any] = {"Id": account.id, "Email": account.email, "Name": account.name, "Status": account.status, "State": account.state}
+        out: dict[str, Any] = {
+            "Id": account.id,
+            "Email": account.email,
+            "Name": account.name,
+            "Status": account.status,
+            "State": account.state,
+        }
         if org is not None:
             management = org.management_account_id
             out["Arn"] = f"arn:aws:organizations::{management}:account/{org.id}/{account.id}"
@@ -404,7 +410,12 @@ class State:
             scopes.append(f"acct:{handshake.recipient_account_id}")
             recipient = self.accounts.get(handshake.recipient_account_id)
             # A billing-transfer invitation concerns the invited organization as a whole too.
-            if handshake.action == "TRANSFER_RESPONSIBILITY" and recipient and recipient.org_id and recipient.org_id != handshake.org_id:
+            if (
+                handshake.action == "TRANSFER_RESPONSIBILITY"
+                and recipient
+                and recipient.org_id
+                and recipient.org_id != handshake.org_id
+            ):
                 scopes.append(f"org:{recipient.org_id}")
         for scope in scopes:
             keys += [scope, f"{scope}:{handshake.action}"]
@@ -549,7 +560,9 @@ class State:
         for raw in sorted(data["transfers"], key=lambda t: t["seq"]):
             state.add_transfer(Transfer(**raw))
         state.seq = max(data["seq"], state.seq)
-        state.used_ids = set(state.orgs) | set(state.roots) | set(state.ous) | set(state.handshakes) | set(state.transfers)
+        state.used_ids = (
+            set(state.orgs) | set(state.roots) | set(state.ous) | set(state.handshakes) | set(state.transfers)
+        )
         state.rng = random.Random(f"{state.seed}:{state.seq}")
         state.dirty = False
         return state

@@ -55,7 +55,12 @@ class Sim:
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode() if method != "GET" else None
-        request = urllib.request.Request(f"{self.endpoint}/_orgsim/{path.lstrip('/')}", data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310 - our own http endpoint
+        request = urllib.request.Request(  # noqa: S310 - our own http endpoint
+            f"{self.endpoint}/_orgsim/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our own endpoint
             return json.loads(response.read())
 
@@ -119,7 +124,15 @@ def running(
     **sizes: int,
 ) -> Iterator[Sim]:
     """An orgsim HTTP server in this process on a free port, stopped on exit."""
-    simulator = Simulator(scenario=scenario, seed=seed, quotas=quotas, latency_ms=latency_ms, throttle=throttle, state_file=state_file, **sizes)
+    simulator = Simulator(
+        scenario=scenario,
+        seed=seed,
+        quotas=quotas,
+        latency_ms=latency_ms,
+        throttle=throttle,
+        state_file=state_file,
+        **sizes,
+    )
     server = OrgsimHTTPServer((host, port), simulator)
     server.start()
     try:

@@ -24,9 +24,7 @@ def utc_time(value: datetime | None) -> SafeString:
     if not isinstance(value, datetime):
         return _DASH
     utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    return format_html(
-        '<time datetime="{}" data-local>{} UTC</time>', utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M")
-    )
+    return format_html('<time datetime="{}" data-local>{} UTC</time>', utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M"))
 
 
 @register.simple_tag

@@ -21,7 +21,12 @@ from orgsim.registry import Call, operation
 from orgsim.state import DAY, Account, Handshake, Organization, State
 
 # How long an invitation stays open, by action (BILLING-TRANSFER.md; TRANSFER_RESPONSIBILITY sets its own).
-EXPIRY = {"INVITE": 15 * DAY, "ENABLE_ALL_FEATURES": 90 * DAY, "APPROVE_ALL_FEATURES": 90 * DAY, "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE": 15 * DAY}
+EXPIRY = {
+    "INVITE": 15 * DAY,
+    "ENABLE_ALL_FEATURES": 90 * DAY,
+    "APPROVE_ALL_FEATURES": 90 * DAY,
+    "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE": 15 * DAY,
+}
 
 # action -> (call, handshake) -> None: re-check and apply what accepting means for that action.
 ON_ACCEPT: dict[str, Callable[[Call, Handshake], None]] = {}
@@ -35,7 +40,10 @@ def org_resource(state: State, org: Organization) -> dict[str, Any]:
         "Resources": [
             {"Value": management.email, "Type": "MASTER_EMAIL"},
             {"Value": management.name, "Type": "MASTER_NAME"},
-            {"Value": "FULL" if org.feature_set == "ALL" else "CONSOLIDATED_BILLING", "Type": "ORGANIZATION_FEATURE_SET"},
+            {
+                "Value": "FULL" if org.feature_set == "ALL" else "CONSOLIDATED_BILLING",
+                "Type": "ORGANIZATION_FEATURE_SET",
+            },
         ],
     }
 
@@ -112,15 +120,21 @@ def visible_to(state: State, handshake: Handshake, caller_id: str) -> bool:
 def get_handshake(call: Call) -> Handshake:
     handshake = call.state.handshakes.get(call.params["HandshakeId"])
     if handshake is None or not visible_to(call.state, handshake, call.caller_id):
-        raise ApiError("HandshakeNotFoundException", "We can't find a handshake with the HandshakeId that you specified.")
+        raise ApiError(
+            "HandshakeNotFoundException", "We can't find a handshake with the HandshakeId that you specified."
+        )
     return handshake
 
 
 def _transition(handshake: Handshake, target: str) -> None:
     if handshake.state == target:
-        raise ApiError("HandshakeAlreadyInStateException", f"The handshake is already in the requested state: {target}.")
+        raise ApiError(
+            "HandshakeAlreadyInStateException", f"The handshake is already in the requested state: {target}."
+        )
     if not handshake.is_open:
-        raise ApiError("InvalidHandshakeTransitionException", f"You can't move a handshake from {handshake.state} to {target}.")
+        raise ApiError(
+            "InvalidHandshakeTransitionException", f"You can't move a handshake from {handshake.state} to {target}."
+        )
 
 
 def _answer(handshake: Handshake) -> dict[str, Any]:
@@ -175,7 +189,9 @@ def _list(call: Call, scope: str) -> dict[str, Any]:
     flt = call.params.get("Filter") or {}
     action, parent = flt.get("ActionType"), flt.get("ParentHandshakeId")
     if action and parent:
-        raise invalid_input("MAX_LIMIT_EXCEEDED_FILTER", "Specify either ActionType or ParentHandshakeId in the filter, not both.")
+        raise invalid_input(
+            "MAX_LIMIT_EXCEEDED_FILTER", "Specify either ActionType or ParentHandshakeId in the filter, not both."
+        )
     index = f"{scope}:{action}" if action else scope
     scope_key = scope
 
@@ -226,13 +242,23 @@ def invite_account_to_organization(call: Call) -> dict[str, Any]:
         )
     account = resolve_target(call, target)
     if account.org_id == org.id:
-        raise ApiError("HandshakeConstraintViolationException", "The account is already a member of this organization.", reason="ALREADY_IN_AN_ORGANIZATION")
+        raise ApiError(
+            "HandshakeConstraintViolationException",
+            "The account is already a member of this organization.",
+            reason="ALREADY_IN_AN_ORGANIZATION",
+        )
     _refuse_management_account(state, account)
     for seq in state.index.lists.get(f"acct:{account.id}:INVITE", []):
         other = state.handshakes.get(state.handshakes_by_seq.get(seq, ""))
         if other is not None and other.is_open and other.org_id == org.id:
-            raise ApiError("DuplicateHandshakeException", "An open invitation for this account from this organization already exists.")
-    resources: list[dict[str, Any]] = [org_resource(state, org), {"Value": account.id if target["Type"] == "ACCOUNT" else target["Id"], "Type": target["Type"]}]
+            raise ApiError(
+                "DuplicateHandshakeException",
+                "An open invitation for this account from this organization already exists.",
+            )
+    resources: list[dict[str, Any]] = [
+        org_resource(state, org),
+        {"Value": account.id if target["Type"] == "ACCOUNT" else target["Id"], "Type": target["Type"]},
+    ]
     if call.params.get("Notes"):
         resources.append({"Value": call.params["Notes"], "Type": "NOTES"})
     handshake = new_handshake(
@@ -261,7 +287,9 @@ def _accept_invite(call: Call, handshake: Handshake) -> None:
     state = call.state
     org = state.orgs.get(handshake.org_id)
     if org is None:
-        raise ApiError("InvalidHandshakeTransitionException", "The organization that sent this invitation no longer exists.")
+        raise ApiError(
+            "InvalidHandshakeTransitionException", "The organization that sent this invitation no longer exists."
+        )
     account = call.caller
     _refuse_management_account(state, account)
     # An account in another organization moves directly (the release notes' "transfer between organizations").

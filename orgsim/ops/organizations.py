@@ -32,8 +32,14 @@ def delete_organization(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     state = call.state
     if state.index.count(f"accounts:{org.id}") > 1:
-        raise ApiError("OrganizationNotEmptyException", "The organization still has member accounts; remove them first.")
-    if any(t.in_force_at(call.now) or t.status == "REQUESTED" for kind in ("inbound", "outbound") for t in state.transfers_of(kind, org.id)):
+        raise ApiError(
+            "OrganizationNotEmptyException", "The organization still has member accounts; remove them first."
+        )
+    if any(
+        t.in_force_at(call.now) or t.status == "REQUESTED"
+        for kind in ("inbound", "outbound")
+        for t in state.transfers_of(kind, org.id)
+    ):
         raise ApiError(
             "ConstraintViolationException",
             "The organization takes part in a billing transfer.",
@@ -52,7 +58,11 @@ def enable_all_features(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     state = call.state
     if org.feature_set == "ALL":
-        raise ApiError("HandshakeConstraintViolationException", "The organization already has all features.", reason="ORGANIZATION_ALREADY_HAS_ALL_FEATURES")
+        raise ApiError(
+            "HandshakeConstraintViolationException",
+            "The organization already has all features.",
+            reason="ORGANIZATION_ALREADY_HAS_ALL_FEATURES",
+        )
     if org.pending_all_features:
         raise ApiError(
             "HandshakeConstraintViolationException",
@@ -137,7 +147,10 @@ def remove_account_from_organization(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     account = _member(call, org, call.params["AccountId"])
     if account.id == org.management_account_id:
-        raise ApiError("MasterCannotLeaveOrganizationException", "The management account can't be removed; delete the organization instead.")
+        raise ApiError(
+            "MasterCannotLeaveOrganizationException",
+            "The management account can't be removed; delete the organization instead.",
+        )
     call.state.leave(account)
     return {}
 
@@ -146,7 +159,10 @@ def remove_account_from_organization(call: Call) -> dict[str, Any]:
 def leave_organization(call: Call) -> dict[str, Any]:
     org = call.org()
     if org.management_account_id == call.caller_id:
-        raise ApiError("MasterCannotLeaveOrganizationException", "The management account can't leave; delete the organization instead.")
+        raise ApiError(
+            "MasterCannotLeaveOrganizationException",
+            "The management account can't leave; delete the organization instead.",
+        )
     call.state.leave(call.caller)
     return {}
 
@@ -177,9 +193,15 @@ def create_organizational_unit(call: Call) -> dict[str, Any]:
     name = call.params["Name"]
     for ou_id in state.index.lists.get(f"children:{parent_id}:ORGANIZATIONAL_UNIT", []):
         if state.ous[ou_id].name == name:
-            raise ApiError("DuplicateOrganizationalUnitException", "An OU with the same name already exists in this parent.")
+            raise ApiError(
+                "DuplicateOrganizationalUnitException", "An OU with the same name already exists in this parent."
+            )
     if _depth(call, parent_id) >= OU_MAX_DEPTH:
-        raise ApiError("ConstraintViolationException", "OUs can be nested at most five levels deep.", reason="OU_DEPTH_LIMIT_EXCEEDED")
+        raise ApiError(
+            "ConstraintViolationException",
+            "OUs can be nested at most five levels deep.",
+            reason="OU_DEPTH_LIMIT_EXCEEDED",
+        )
     ou = state.create_ou(org, parent_id, name)
     for tag in call.params.get("Tags") or []:
         state.tags.setdefault(ou.id, {})[tag["Key"]] = tag["Value"]
@@ -191,7 +213,10 @@ def describe_organizational_unit(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     ou = call.state.ous.get(call.params["OrganizationalUnitId"])
     if ou is None or ou.org_id != org.id:
-        raise ApiError("OrganizationalUnitNotFoundException", "We can't find an OU with the OrganizationalUnitId that you specified.")
+        raise ApiError(
+            "OrganizationalUnitNotFoundException",
+            "We can't find an OU with the OrganizationalUnitId that you specified.",
+        )
     return {"OrganizationalUnit": call.state.ou_to_api(ou)}
 
 
@@ -200,7 +225,9 @@ def list_organizational_units_for_parent(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     state = call.state
     parent_id = _parent(call, org, call.params["ParentId"])
-    items, token = paging.page(call, f"children:{parent_id}:ORGANIZATIONAL_UNIT", lambda key: state.ou_to_api(state.ous[key]))
+    items, token = paging.page(
+        call, f"children:{parent_id}:ORGANIZATIONAL_UNIT", lambda key: state.ou_to_api(state.ous[key])
+    )
     return paging.with_token({"OrganizationalUnits": items}, token)
 
 
@@ -209,7 +236,9 @@ def list_accounts_for_parent(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     state = call.state
     parent_id = _parent(call, org, call.params["ParentId"])
-    items, token = paging.page(call, f"children:{parent_id}:ACCOUNT", lambda key: state.account_to_api(state.accounts[key]))
+    items, token = paging.page(
+        call, f"children:{parent_id}:ACCOUNT", lambda key: state.account_to_api(state.accounts[key])
+    )
     return paging.with_token({"Accounts": items}, token)
 
 
@@ -263,6 +292,3 @@ def require_all_features(org: Organization) -> None:
             "The organization must have all features enabled.",
             reason="ORGANIZATION_NOT_IN_ALL_FEATURES_MODE",
         )
-
-
-

@@ -44,7 +44,9 @@ def tag_resource(call: Call) -> dict[str, Any]:
     tags = dict(call.state.tags.get(rid, {}))
     tags.update({tag["Key"]: tag["Value"] for tag in call.params["Tags"]})
     if len(tags) > MAX_TAGS:
-        raise ApiError("ConstraintViolationException", "A resource can have at most 50 tags.", reason="MAX_TAG_LIMIT_EXCEEDED")
+        raise ApiError(
+            "ConstraintViolationException", "A resource can have at most 50 tags.", reason="MAX_TAG_LIMIT_EXCEEDED"
+        )
     call.state.tags[rid] = tags
     call.state.dirty = True
     return {}

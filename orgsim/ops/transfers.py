@@ -58,20 +58,40 @@ def check_start(start: float, now: float) -> None:
         raise invalid_input("START_DATE_TOO_LATE", "The start is too far in the future.")
 
 
-def check_quotas(state: State, *, payer: Organization, source: Organization, start: float, now: float, inviting: bool) -> None:
+def check_quotas(
+    state: State, *, payer: Organization, source: Organization, start: float, now: float, inviting: bool
+) -> None:
     """The quota and chain rules, checked when inviting and again when accepting."""
     payer_key = payer.management_account_id
     if inviting:
-        inbound = sum(1 for t in state.transfers_of("inbound", payer.id) if t.status == "REQUESTED" or t.in_force_at(now))
+        inbound = sum(
+            1 for t in state.transfers_of("inbound", payer.id) if t.status == "REQUESTED" or t.in_force_at(now)
+        )
         if inbound >= state.quota(payer_key, "inbound"):
-            raise _constraint("RESPONSIBILITY_TRANSFER_MAX_INBOUND_QUOTA_VIOLATION", "The payer has reached its quota of inbound transfers.")
-    outbound = sum(1 for t in state.transfers_of("outbound", source.id) if t.in_force_at(now) and (t.end_ts is None or t.end_ts > start))
+            raise _constraint(
+                "RESPONSIBILITY_TRANSFER_MAX_INBOUND_QUOTA_VIOLATION",
+                "The payer has reached its quota of inbound transfers.",
+            )
+    outbound = sum(
+        1
+        for t in state.transfers_of("outbound", source.id)
+        if t.in_force_at(now) and (t.end_ts is None or t.end_ts > start)
+    )
     if outbound >= state.quota(source.management_account_id, "outbound"):
-        raise _constraint("RESPONSIBILITY_TRANSFER_MAX_OUTBOUND_QUOTA_VIOLATION", "The invited organization already has its bills paid by another organization.")
+        raise _constraint(
+            "RESPONSIBILITY_TRANSFER_MAX_OUTBOUND_QUOTA_VIOLATION",
+            "The invited organization already has its bills paid by another organization.",
+        )
     if state.levels_above(payer.id, now) + 1 + state.levels_below(source.id, now) > state.quota(payer_key, "chain"):
-        raise _constraint("RESPONSIBILITY_TRANSFER_MAX_LEVEL_VIOLATION", "The transfer would make a chain longer than allowed.")
-    if state.transfers_below(payer.id, now) + 1 + state.transfers_below(source.id, now) > state.quota(payer_key, "chain_transfers"):
-        raise _constraint("RESPONSIBILITY_TRANSFER_MAX_TRANSFERS_QUOTA_VIOLATION", "Too many transfers across the chain.")
+        raise _constraint(
+            "RESPONSIBILITY_TRANSFER_MAX_LEVEL_VIOLATION", "The transfer would make a chain longer than allowed."
+        )
+    if state.transfers_below(payer.id, now) + 1 + state.transfers_below(source.id, now) > state.quota(
+        payer_key, "chain_transfers"
+    ):
+        raise _constraint(
+            "RESPONSIBILITY_TRANSFER_MAX_TRANSFERS_QUOTA_VIOLATION", "Too many transfers across the chain."
+        )
 
 
 @operation("InviteOrganizationToTransferResponsibility")
@@ -83,7 +103,11 @@ def invite_organization_to_transfer_responsibility(call: Call) -> dict[str, Any]
     target = params["Target"]
     invited = resolve_target(call, target)
     if invited.id == call.caller_id or invited.org_id == payer.id:
-        raise ApiError("HandshakeConstraintViolationException", "An organization can't transfer responsibility to itself.", reason="SOURCE_AND_TARGET_CANNOT_MATCH")
+        raise ApiError(
+            "HandshakeConstraintViolationException",
+            "An organization can't transfer responsibility to itself.",
+            reason="SOURCE_AND_TARGET_CANNOT_MATCH",
+        )
     check_start(start, call.now)
     require_all_features(payer)
     source = state.orgs.get(invited.org_id or "")
@@ -98,9 +122,15 @@ def invite_organization_to_transfer_responsibility(call: Call) -> dict[str, Any]
         if existing.source_org_id != source.id:
             continue
         if existing.status == "REQUESTED":
-            raise ApiError("DuplicateHandshakeException", "An open transfer invitation for this organization already exists.")
+            raise ApiError(
+                "DuplicateHandshakeException", "An open transfer invitation for this organization already exists."
+            )
         if existing.status == "ACCEPTED":
-            raise ApiError("HandshakeConstraintViolationException", "A transfer between these organizations already exists.", reason="RESPONSIBILITY_TRANSFER_ALREADY_EXISTS")
+            raise ApiError(
+                "HandshakeConstraintViolationException",
+                "A transfer between these organizations already exists.",
+                reason="RESPONSIBILITY_TRANSFER_ALREADY_EXISTS",
+            )
     check_quotas(state, payer=payer, source=source, start=start, now=call.now, inviting=True)
     transfer, handshake = create_transfer(
         state,
@@ -185,7 +215,10 @@ def _accept_transfer(call: Call, handshake: Handshake) -> None:
     state = call.state
     transfer = state.transfers[handshake.transfer_id or ""]
     if call.now > transfer.start_ts - ACCEPT_LEAD:
-        raise ApiError("InvalidHandshakeTransitionException", "The invitation must be accepted at least 24 hours before the transfer starts.")
+        raise ApiError(
+            "InvalidHandshakeTransitionException",
+            "The invitation must be accepted at least 24 hours before the transfer starts.",
+        )
     payer, source = state.orgs.get(transfer.target_org_id), state.orgs.get(transfer.source_org_id)
     if payer is None or source is None:
         raise ApiError("InvalidHandshakeTransitionException", "One of the organizations no longer exists.")
@@ -199,7 +232,9 @@ ON_ACCEPT["TRANSFER_RESPONSIBILITY"] = _accept_transfer
 def _get(call: Call, org: Organization) -> Transfer:
     transfer = call.state.transfers.get(call.params["Id"])
     if transfer is None or org.id not in (transfer.source_org_id, transfer.target_org_id):
-        raise ApiError("ResponsibilityTransferNotFoundException", "We can't find a transfer with the Id that you specified.")
+        raise ApiError(
+            "ResponsibilityTransferNotFoundException", "We can't find a transfer with the Id that you specified."
+        )
     return transfer
 
 
@@ -216,7 +251,10 @@ def _list(call: Call, kind: str) -> dict[str, Any]:
     if call.params.get("Id"):
         transfer = _get(call, org)
         if transfer.target_org_id != org.id:
-            raise ApiError("ResponsibilityTransferNotFoundException", "We can't find an inbound transfer with the Id that you specified.")
+            raise ApiError(
+                "ResponsibilityTransferNotFoundException",
+                "We can't find an inbound transfer with the Id that you specified.",
+            )
         return {"ResponsibilityTransfers": [transfer.to_api(org.id)]}
 
     def resolve(seq: int) -> dict[str, Any] | None:
@@ -242,7 +280,9 @@ def update_responsibility_transfer(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     transfer = _get(call, org)
     if transfer.status not in ("REQUESTED", "ACCEPTED"):
-        raise _constraint("TRANSFER_RESPONSIBILITY_UPDATE_NOT_ALLOWED", f"A {transfer.status} transfer can't be changed.")
+        raise _constraint(
+            "TRANSFER_RESPONSIBILITY_UPDATE_NOT_ALLOWED", f"A {transfer.status} transfer can't be changed."
+        )
     transfer.name = call.params["Name"]
     call.state.dirty = True
     return {"ResponsibilityTransfer": transfer.to_api(org.id)}
@@ -255,11 +295,17 @@ def terminate_responsibility_transfer(call: Call) -> dict[str, Any]:
     if transfer.status == "WITHDRAWN":
         raise ApiError("ResponsibilityTransferAlreadyInStatusException", "The transfer is already WITHDRAWN.")
     if transfer.status != "ACCEPTED":
-        raise ApiError("InvalidResponsibilityTransferTransitionException", f"A {transfer.status} transfer can't be terminated.")
+        raise ApiError(
+            "InvalidResponsibilityTransferTransitionException", f"A {transfer.status} transfer can't be terminated."
+        )
     this_month, next_month = month_end(call.now), month_end(call.now, 1)
     raw_end = call.params.get("EndTimestamp")
     end = this_month if raw_end is None else parse_timestamp(raw_end, "EndTimestamp")
-    if int(end) != end or calendar.monthrange(*_year_month(end))[1] != datetime.fromtimestamp(end, UTC).day or datetime.fromtimestamp(end, UTC).strftime("%H:%M:%S") != "23:59:59":
+    if (
+        int(end) != end
+        or calendar.monthrange(*_year_month(end))[1] != datetime.fromtimestamp(end, UTC).day
+        or datetime.fromtimestamp(end, UTC).strftime("%H:%M:%S") != "23:59:59"
+    ):
         raise invalid_input("END_DATE_NOT_END_OF_MONTH", "A transfer ends at 23:59:59 UTC on the last day of a month.")
     if end < this_month:
         raise invalid_input("END_DATE_TOO_EARLY", "The end must be the end of the current month or of the next one.")

@@ -72,7 +72,9 @@ class Org:
 
     def add_member(self, account_id: str | None = None) -> str:
         account_id = account_id or new_account_id()
-        handshake = self.client.invite_account_to_organization(Target={"Id": account_id, "Type": "ACCOUNT"})["Handshake"]
+        handshake = self.client.invite_account_to_organization(Target={"Id": account_id, "Type": "ACCOUNT"})[
+            "Handshake"
+        ]
         self.sim.client(account_id).accept_handshake(HandshakeId=handshake["Id"])
         self.members.append(account_id)
         return account_id

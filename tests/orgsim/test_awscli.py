@@ -23,7 +23,11 @@ def aws(sim: Any, account_id: str, *args: str) -> dict[str, Any]:
     }
     done = subprocess.run(
         [sys.executable, "-m", "awscli", "organizations", *args, "--endpoint-url", sim.endpoint, "--output", "json"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) if done.stdout.strip() else {}
@@ -33,18 +37,35 @@ def test_cli_billing_transfer_lifecycle(sim: Any) -> None:
     payer, source = make_org(sim), make_org(sim)
     start = next_month_start(sim.now()).strftime("%Y-%m-%dT%H:%M:%SZ")
     handshake = aws(
-        sim, payer.account_id, "invite-organization-to-transfer-responsibility",
-        "--type", "BILLING", "--target", f"Id={source.account_id},Type=ACCOUNT",
-        "--start-timestamp", start, "--source-name", "Customer via CLI",
+        sim,
+        payer.account_id,
+        "invite-organization-to-transfer-responsibility",
+        "--type",
+        "BILLING",
+        "--target",
+        f"Id={source.account_id},Type=ACCOUNT",
+        "--start-timestamp",
+        start,
+        "--source-name",
+        "Customer via CLI",
     )["Handshake"]
     rt = next(r["Value"] for r in handshake["Resources"] if r["Type"] == "RESPONSIBILITY_TRANSFER")
-    inbound = aws(sim, payer.account_id, "list-inbound-responsibility-transfers", "--type", "BILLING")["ResponsibilityTransfers"]
-    outbound = aws(sim, source.account_id, "list-outbound-responsibility-transfers", "--type", "BILLING")["ResponsibilityTransfers"]
+    inbound = aws(sim, payer.account_id, "list-inbound-responsibility-transfers", "--type", "BILLING")[
+        "ResponsibilityTransfers"
+    ]
+    outbound = aws(sim, source.account_id, "list-outbound-responsibility-transfers", "--type", "BILLING")[
+        "ResponsibilityTransfers"
+    ]
     assert [t["Id"] for t in inbound] == [rt] == [t["Id"] for t in outbound]
     accepted = aws(sim, source.account_id, "accept-handshake", "--handshake-id", handshake["Id"])["Handshake"]
     assert accepted["State"] == "ACCEPTED"
-    renamed = aws(sim, payer.account_id, "update-responsibility-transfer", "--id", rt, "--name", "Renamed via CLI")["ResponsibilityTransfer"]
+    renamed = aws(sim, payer.account_id, "update-responsibility-transfer", "--id", rt, "--name", "Renamed via CLI")[
+        "ResponsibilityTransfer"
+    ]
     assert renamed["Name"] == "Renamed via CLI" and renamed["Status"] == "ACCEPTED"
     ended = aws(sim, payer.account_id, "terminate-responsibility-transfer", "--id", rt)["ResponsibilityTransfer"]
     assert ended["Status"] == "WITHDRAWN" and ended["EndTimestamp"]
-    assert aws(sim, source.account_id, "describe-responsibility-transfer", "--id", rt)["ResponsibilityTransfer"]["Status"] == "WITHDRAWN"
+    assert (
+        aws(sim, source.account_id, "describe-responsibility-transfer", "--id", rt)["ResponsibilityTransfer"]["Status"]
+        == "WITHDRAWN"
+    )

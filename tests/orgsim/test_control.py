@@ -82,7 +82,10 @@ def test_state_file_saves_atomically_and_reloads(tmp_path: Path) -> None:
     with running(scenario="demo", state_file=path) as second:
         client = second.client("123456789012")
         assert client.describe_organization()["Organization"]["Id"] == org["Id"]
-        assert second.client("210000000001").accept_handshake(HandshakeId=handshake["Id"])["Handshake"]["State"] == "ACCEPTED"
+        assert (
+            second.client("210000000001").accept_handshake(HandshakeId=handshake["Id"])["Handshake"]["State"]
+            == "ACCEPTED"
+        )
         next_page = client.list_handshakes_for_organization()["Handshakes"]
         assert [h["Id"] for h in next_page] == [handshake["Id"]]
 
@@ -98,12 +101,21 @@ def test_scale_seeds_100k_handshakes_in_seconds() -> None:
         assert len(page["Handshakes"]) == 20 and page["NextToken"]
         inbound = sim.client(management).list_inbound_responsibility_transfers(Type="BILLING", MaxResults=20)
         assert inbound["ResponsibilityTransfers"]
-    with running(scenario="scale", seed=7, orgs=5, handshakes=1_000, transfers=50) as a, running(scenario="scale", seed=7, orgs=5, handshakes=1_000, transfers=50) as b:
+    with (
+        running(scenario="scale", seed=7, orgs=5, handshakes=1_000, transfers=50) as a,
+        running(scenario="scale", seed=7, orgs=5, handshakes=1_000, transfers=50) as b,
+    ):
         assert [o["id"] for o in a.summary()["organizations"]] == [o["id"] for o in b.summary()["organizations"]]
 
 
 def test_command_line_prints_endpoint_and_accounts() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "orgsim", "--port", "0", "--scenario", "demo"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orgsim", "--port", "0", "--scenario", "demo"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()

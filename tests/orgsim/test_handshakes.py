@@ -12,7 +12,13 @@ from tests.orgsim.conftest import Org, call, error_of, make_org, new_account_id
 
 def test_invite_by_id_accept_and_describe(sim: Any, org: Org) -> None:
     account = new_account_id()
-    handshake = call(org.client, "invite_account_to_organization", Target={"Id": account, "Type": "ACCOUNT"}, Notes="Join us", Tags=[{"Key": "team", "Value": "data"}])["Handshake"]
+    handshake = call(
+        org.client,
+        "invite_account_to_organization",
+        Target={"Id": account, "Type": "ACCOUNT"},
+        Notes="Join us",
+        Tags=[{"Key": "team", "Value": "data"}],
+    )["Handshake"]
     assert handshake["State"] == "OPEN" and handshake["Action"] == "INVITE"
     assert (handshake["ExpirationTimestamp"] - handshake["RequestedTimestamp"]).days == 15
     invited = sim.client(account)
@@ -33,7 +39,9 @@ def test_invite_by_id_accept_and_describe(sim: Any, org: Org) -> None:
 
 
 def test_invite_by_email(sim: Any, org: Org) -> None:
-    handshake = call(org.client, "invite_account_to_organization", Target={"Id": "new.person@example.com", "Type": "EMAIL"})["Handshake"]
+    handshake = call(
+        org.client, "invite_account_to_organization", Target={"Id": "new.person@example.com", "Type": "EMAIL"}
+    )["Handshake"]
     assert handshake["Parties"][1] == {"Id": "new.person@example.com", "Type": "EMAIL"}
     assert handshake["Resources"][1] == {"Type": "EMAIL", "Value": "new.person@example.com"}
 
@@ -42,10 +50,22 @@ def test_invite_errors(sim: Any, org: Org) -> None:
     other = make_org(sim)
     member = org.add_member()
     cases = [
-        (org.client, {"Id": other.account_id, "Type": "ACCOUNT"}, ("HandshakeConstraintViolationException", "ALREADY_IN_AN_ORGANIZATION")),
-        (org.client, {"Id": "o-abcdefghij", "Type": "ORGANIZATION"}, ("InvalidInputException", "INVALID_PARTY_TYPE_TARGET")),
+        (
+            org.client,
+            {"Id": other.account_id, "Type": "ACCOUNT"},
+            ("HandshakeConstraintViolationException", "ALREADY_IN_AN_ORGANIZATION"),
+        ),
+        (
+            org.client,
+            {"Id": "o-abcdefghij", "Type": "ORGANIZATION"},
+            ("InvalidInputException", "INVALID_PARTY_TYPE_TARGET"),
+        ),
         (sim.client(member), {"Id": new_account_id(), "Type": "ACCOUNT"}, ("AccessDeniedException", None)),
-        (sim.client(new_account_id()), {"Id": new_account_id(), "Type": "ACCOUNT"}, ("AWSOrganizationsNotInUseException", None)),
+        (
+            sim.client(new_account_id()),
+            {"Id": new_account_id(), "Type": "ACCOUNT"},
+            ("AWSOrganizationsNotInUseException", None),
+        ),
     ]
     for client, target, expected in cases:
         with pytest.raises(ClientError) as excinfo:
@@ -82,17 +102,29 @@ def test_only_the_recipient_accepts_and_only_the_sender_cancels(sim: Any, org: O
 
 
 def test_pagination_filters_and_tokens(sim: Any, org: Org) -> None:
-    invited = [org.client.invite_account_to_organization(Target={"Id": new_account_id(), "Type": "ACCOUNT"})["Handshake"]["Id"] for _ in range(7)]
+    invited = [
+        org.client.invite_account_to_organization(Target={"Id": new_account_id(), "Type": "ACCOUNT"})["Handshake"]["Id"]
+        for _ in range(7)
+    ]
     seen: list[str] = []
     token = None
     while True:
-        page = call(org.client, "list_handshakes_for_organization", MaxResults=3, Filter={"ActionType": "INVITE"}, **({"NextToken": token} if token else {}))
+        page = call(
+            org.client,
+            "list_handshakes_for_organization",
+            MaxResults=3,
+            Filter={"ActionType": "INVITE"},
+            **({"NextToken": token} if token else {}),
+        )
         seen += [h["Id"] for h in page["Handshakes"]]
         token = page.get("NextToken")
         if not token:
             break
     assert seen == invited
-    assert org.client.list_handshakes_for_organization(Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})["Handshakes"] == []
+    assert (
+        org.client.list_handshakes_for_organization(Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})["Handshakes"]
+        == []
+    )
     first = org.client.list_handshakes_for_organization(MaxResults=3)
     for forged in ("garbage", first["NextToken"][:-4] + "AAAA"):
         with pytest.raises(ClientError) as excinfo:
@@ -102,12 +134,17 @@ def test_pagination_filters_and_tokens(sim: Any, org: Org) -> None:
         org.client.list_accounts(NextToken=first["NextToken"])
     assert error_of(excinfo) == ("InvalidInputException", "INVALID_NEXT_TOKEN")
     with pytest.raises(ClientError) as excinfo:
-        org.client.list_handshakes_for_organization(Filter={"ActionType": "INVITE", "ParentHandshakeId": "h-000000000000"})
+        org.client.list_handshakes_for_organization(
+            Filter={"ActionType": "INVITE", "ParentHandshakeId": "h-000000000000"}
+        )
     assert error_of(excinfo) == ("InvalidInputException", "MAX_LIMIT_EXCEEDED_FILTER")
 
 
 def test_empty_pages_still_carry_a_next_token(sim: Any, org: Org) -> None:
-    invited = [org.client.invite_account_to_organization(Target={"Id": new_account_id(), "Type": "ACCOUNT"})["Handshake"]["Id"] for _ in range(5)]
+    invited = [
+        org.client.invite_account_to_organization(Target={"Id": new_account_id(), "Type": "ACCOUNT"})["Handshake"]["Id"]
+        for _ in range(5)
+    ]
     sim.set_faults("ListHandshakesForOrganization", empty_pages=1.0)
     seen: list[str] = []
     empty = 0
@@ -137,9 +174,19 @@ def test_demo_has_every_action_in_every_state(demo: Any) -> None:
 
 def test_demo_serves_the_portal(demo: Any) -> None:
     partner, fabrikam = demo.client("210987654321"), demo.client("433344455566")
-    sent = [h for h in partner.list_handshakes_for_organization(Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})["Handshakes"] if h["State"] in ("OPEN", "REQUESTED")]
+    sent = [
+        h
+        for h in partner.list_handshakes_for_organization(Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})[
+            "Handshakes"
+        ]
+        if h["State"] in ("OPEN", "REQUESTED")
+    ]
     assert sent
-    received = [h for h in fabrikam.list_handshakes_for_account(Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})["Handshakes"] if h["State"] == "OPEN"]
+    received = [
+        h
+        for h in fabrikam.list_handshakes_for_account(Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})["Handshakes"]
+        if h["State"] == "OPEN"
+    ]
     assert received
     handshake = received[0]
     days_left = (handshake["ExpirationTimestamp"].timestamp() - demo.now()) / 86400

@@ -30,7 +30,12 @@ def test_list_roots_with_empty_policy_types(org: Org) -> None:
 def test_members_cannot_read_the_organization_tree(sim: Any, org: Org) -> None:
     member = sim.client(org.add_member())
     assert call(member, "describe_organization")["Organization"]["Id"] == org.id
-    for method, params in [("list_roots", {}), ("list_accounts", {}), ("list_handshakes_for_organization", {}), ("describe_account", {"AccountId": org.account_id})]:
+    for method, params in [
+        ("list_roots", {}),
+        ("list_accounts", {}),
+        ("list_handshakes_for_organization", {}),
+        ("describe_account", {"AccountId": org.account_id}),
+    ]:
         with pytest.raises(ClientError) as excinfo:
             getattr(member, method)(**params)
         assert error_of(excinfo)[0] == "AccessDeniedException"
@@ -38,7 +43,13 @@ def test_members_cannot_read_the_organization_tree(sim: Any, org: Org) -> None:
 
 def test_standalone_account_is_not_in_use(sim: Any) -> None:
     client = sim.client(new_account_id())
-    for method, params in [("describe_organization", {}), ("list_accounts", {}), ("list_roots", {}), ("leave_organization", {}), ("list_inbound_responsibility_transfers", {"Type": "BILLING"})]:
+    for method, params in [
+        ("describe_organization", {}),
+        ("list_accounts", {}),
+        ("list_roots", {}),
+        ("leave_organization", {}),
+        ("list_inbound_responsibility_transfers", {"Type": "BILLING"}),
+    ]:
         with pytest.raises(ClientError) as excinfo:
             getattr(client, method)(**params)
         assert error_of(excinfo)[0] == "AWSOrganizationsNotInUseException"
@@ -68,7 +79,13 @@ def test_accounts_pages_and_describe(sim: Any, org: Org) -> None:
 
 def test_ous_children_parents_move(sim: Any, org: Org) -> None:
     member = org.add_member()
-    ou = call(org.client, "create_organizational_unit", ParentId=org.root_id, Name="Production", Tags=[{"Key": "env", "Value": "prod"}])["OrganizationalUnit"]
+    ou = call(
+        org.client,
+        "create_organizational_unit",
+        ParentId=org.root_id,
+        Name="Production",
+        Tags=[{"Key": "env", "Value": "prod"}],
+    )["OrganizationalUnit"]
     nested = call(org.client, "create_organizational_unit", ParentId=ou["Id"], Name="Payments")["OrganizationalUnit"]
     assert nested["Path"] == f"{org.id}/{org.root_id}/{ou['Id']}/{nested['Id']}/"
     with pytest.raises(ClientError) as excinfo:
@@ -81,13 +98,26 @@ def test_ous_children_parents_move(sim: Any, org: Org) -> None:
     with pytest.raises(ClientError) as excinfo:
         org.client.describe_organizational_unit(OrganizationalUnitId="ou-zzzz-zzzzzzzz")
     assert error_of(excinfo)[0] == "OrganizationalUnitNotFoundException"
-    assert [o["Id"] for o in call(org.client, "list_organizational_units_for_parent", ParentId=org.root_id)["OrganizationalUnits"]] == [ou["Id"]]
+    assert [
+        o["Id"]
+        for o in call(org.client, "list_organizational_units_for_parent", ParentId=org.root_id)["OrganizationalUnits"]
+    ] == [ou["Id"]]
     call(org.client, "move_account", AccountId=member, SourceParentId=org.root_id, DestinationParentId=nested["Id"])
-    assert call(org.client, "list_parents", ChildId=member)["Parents"] == [{"Id": nested["Id"], "Type": "ORGANIZATIONAL_UNIT"}]
-    assert call(org.client, "list_parents", ChildId=nested["Id"])["Parents"] == [{"Id": ou["Id"], "Type": "ORGANIZATIONAL_UNIT"}]
-    assert call(org.client, "list_children", ParentId=nested["Id"], ChildType="ACCOUNT")["Children"] == [{"Id": member, "Type": "ACCOUNT"}]
-    assert call(org.client, "list_children", ParentId=org.root_id, ChildType="ORGANIZATIONAL_UNIT")["Children"] == [{"Id": ou["Id"], "Type": "ORGANIZATIONAL_UNIT"}]
-    assert [a["Id"] for a in call(org.client, "list_accounts_for_parent", ParentId=nested["Id"])["Accounts"]] == [member]
+    assert call(org.client, "list_parents", ChildId=member)["Parents"] == [
+        {"Id": nested["Id"], "Type": "ORGANIZATIONAL_UNIT"}
+    ]
+    assert call(org.client, "list_parents", ChildId=nested["Id"])["Parents"] == [
+        {"Id": ou["Id"], "Type": "ORGANIZATIONAL_UNIT"}
+    ]
+    assert call(org.client, "list_children", ParentId=nested["Id"], ChildType="ACCOUNT")["Children"] == [
+        {"Id": member, "Type": "ACCOUNT"}
+    ]
+    assert call(org.client, "list_children", ParentId=org.root_id, ChildType="ORGANIZATIONAL_UNIT")["Children"] == [
+        {"Id": ou["Id"], "Type": "ORGANIZATIONAL_UNIT"}
+    ]
+    assert [a["Id"] for a in call(org.client, "list_accounts_for_parent", ParentId=nested["Id"])["Accounts"]] == [
+        member
+    ]
     with pytest.raises(ClientError) as excinfo:
         org.client.move_account(AccountId=member, SourceParentId=org.root_id, DestinationParentId=ou["Id"])
     assert error_of(excinfo)[0] == "SourceParentNotFoundException"
@@ -105,7 +135,9 @@ def test_ous_children_parents_move(sim: Any, org: Org) -> None:
 def test_ou_depth_limit(org: Org) -> None:
     parent = org.root_id
     for depth in range(5):
-        parent = org.client.create_organizational_unit(ParentId=parent, Name=f"level{depth}")["OrganizationalUnit"]["Id"]
+        parent = org.client.create_organizational_unit(ParentId=parent, Name=f"level{depth}")["OrganizationalUnit"][
+            "Id"
+        ]
     with pytest.raises(ClientError) as excinfo:
         org.client.create_organizational_unit(ParentId=parent, Name="too deep")
     assert error_of(excinfo) == ("ConstraintViolationException", "OU_DEPTH_LIMIT_EXCEEDED")
@@ -114,10 +146,20 @@ def test_ou_depth_limit(org: Org) -> None:
 def test_tags(sim: Any, org: Org) -> None:
     member = org.add_member()
     for resource in (member, org.root_id):
-        call(org.client, "tag_resource", ResourceId=resource, Tags=[{"Key": "team", "Value": "finance"}, {"Key": "env", "Value": "prod"}])
-        assert call(org.client, "list_tags_for_resource", ResourceId=resource)["Tags"] == [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "finance"}]
+        call(
+            org.client,
+            "tag_resource",
+            ResourceId=resource,
+            Tags=[{"Key": "team", "Value": "finance"}, {"Key": "env", "Value": "prod"}],
+        )
+        assert call(org.client, "list_tags_for_resource", ResourceId=resource)["Tags"] == [
+            {"Key": "env", "Value": "prod"},
+            {"Key": "team", "Value": "finance"},
+        ]
         call(org.client, "untag_resource", ResourceId=resource, TagKeys=["team"])
-        assert call(org.client, "list_tags_for_resource", ResourceId=resource)["Tags"] == [{"Key": "env", "Value": "prod"}]
+        assert call(org.client, "list_tags_for_resource", ResourceId=resource)["Tags"] == [
+            {"Key": "env", "Value": "prod"}
+        ]
     with pytest.raises(ClientError) as excinfo:
         org.client.tag_resource(ResourceId="000000000009", Tags=[{"Key": "a", "Value": "b"}])
     assert error_of(excinfo)[0] == "TargetNotFoundException"
@@ -165,12 +207,17 @@ def test_enable_all_features_flow(sim: Any) -> None:
     members = [org.add_member() for _ in range(2)]
     parent = call(org.client, "enable_all_features")["Handshake"]
     assert parent["Action"] == "ENABLE_ALL_FEATURES"
-    children = call(org.client, "list_handshakes_for_organization", Filter={"ParentHandshakeId": parent["Id"]})["Handshakes"]
+    children = call(org.client, "list_handshakes_for_organization", Filter={"ParentHandshakeId": parent["Id"]})[
+        "Handshakes"
+    ]
     assert sorted(h["Parties"][1]["Id"] for h in children) == sorted(members)
     assert all(h["Action"] == "APPROVE_ALL_FEATURES" for h in children)
     with pytest.raises(ClientError) as excinfo:
         org.client.enable_all_features()
-    assert error_of(excinfo) == ("HandshakeConstraintViolationException", "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION")
+    assert error_of(excinfo) == (
+        "HandshakeConstraintViolationException",
+        "ORGANIZATION_IS_ALREADY_PENDING_ALL_FEATURES_MIGRATION",
+    )
     with pytest.raises(ClientError) as excinfo:
         org.client.invite_account_to_organization(Target={"Id": new_account_id(), "Type": "ACCOUNT"})
     assert error_of(excinfo) == ("HandshakeConstraintViolationException", "INVITE_DISABLED_DURING_ENABLE_ALL_FEATURES")

@@ -25,11 +25,26 @@ ALLOWED = {
     "CANCELED": {"CANCELED"},
     "EXPIRED": {"EXPIRED"},
 }
-AGREES = {"OPEN": {"REQUESTED"}, "REQUESTED": {"REQUESTED"}, "ACCEPTED": {"ACCEPTED", "WITHDRAWN"}, "DECLINED": {"DECLINED"}, "CANCELED": {"CANCELED"}, "EXPIRED": {"EXPIRED"}}
+AGREES = {
+    "OPEN": {"REQUESTED"},
+    "REQUESTED": {"REQUESTED"},
+    "ACCEPTED": {"ACCEPTED", "WITHDRAWN"},
+    "DECLINED": {"DECLINED"},
+    "CANCELED": {"CANCELED"},
+    "EXPIRED": {"EXPIRED"},
+}
 EXPECTED_ERRORS = {
-    "AccessDeniedException", "HandshakeNotFoundException", "HandshakeAlreadyInStateException", "InvalidHandshakeTransitionException",
-    "ConstraintViolationException", "DuplicateHandshakeException", "HandshakeConstraintViolationException", "InvalidInputException",
-    "ResponsibilityTransferNotFoundException", "ResponsibilityTransferAlreadyInStatusException", "InvalidResponsibilityTransferTransitionException",
+    "AccessDeniedException",
+    "HandshakeNotFoundException",
+    "HandshakeAlreadyInStateException",
+    "InvalidHandshakeTransitionException",
+    "ConstraintViolationException",
+    "DuplicateHandshakeException",
+    "HandshakeConstraintViolationException",
+    "InvalidInputException",
+    "ResponsibilityTransferNotFoundException",
+    "ResponsibilityTransferAlreadyInStatusException",
+    "InvalidResponsibilityTransferTransitionException",
 }
 
 
@@ -54,14 +69,26 @@ def test_random_billing_transfer_sequences_keep_invariants(sim: Any) -> None:
         @rule(payer=st.integers(0, 3), source=st.integers(0, 3), months=st.integers(1, 3))
         def invite(self, payer: int, source: int, months: int) -> None:
             start = next_month_start(sim.now(), months)
-            answer = self._try(lambda: self.orgs[payer].client.invite_organization_to_transfer_responsibility(
-                Type="BILLING", Target={"Id": self.accounts[source], "Type": "ACCOUNT"}, StartTimestamp=start, SourceName="prop"))
+            answer = self._try(
+                lambda: self.orgs[payer].client.invite_organization_to_transfer_responsibility(
+                    Type="BILLING",
+                    Target={"Id": self.accounts[source], "Type": "ACCOUNT"},
+                    StartTimestamp=start,
+                    SourceName="prop",
+                )
+            )
             if answer:
                 handshake = answer["Handshake"]
                 self.handshakes.append(handshake["Id"])
-                self.transfers.append(next(r["Value"] for r in handshake["Resources"] if r["Type"] == "RESPONSIBILITY_TRANSFER"))
+                self.transfers.append(
+                    next(r["Value"] for r in handshake["Resources"] if r["Type"] == "RESPONSIBILITY_TRANSFER")
+                )
 
-        @rule(who=st.integers(0, 3), pick=st.integers(0, 50), action=st.sampled_from(["accept_handshake", "decline_handshake", "cancel_handshake"]))
+        @rule(
+            who=st.integers(0, 3),
+            pick=st.integers(0, 50),
+            action=st.sampled_from(["accept_handshake", "decline_handshake", "cancel_handshake"]),
+        )
         def answer(self, who: int, pick: int, action: str) -> None:
             if self.handshakes:
                 hid = self.handshakes[pick % len(self.handshakes)]
@@ -89,12 +116,22 @@ def test_random_billing_transfer_sequences_keep_invariants(sim: Any) -> None:
                 handshake = handshakes.get(transfer["handshake_id"])
                 if handshake is not None:
                     assert transfer["status"] in AGREES[handshake["state"]], (handshake["state"], transfer["status"])
+
             def in_force(t: dict[str, Any]) -> bool:
                 return t["status"] in ("ACCEPTED", "WITHDRAWN") and (t["end_ts"] is None or t["end_ts"] > now)
-            for org in {t["target_org_id"] for t in state["transfers"]} | {t["source_org_id"] for t in state["transfers"]}:
-                inbound = [t for t in state["transfers"] if t["target_org_id"] == org and (t["status"] == "REQUESTED" or in_force(t))]
+
+            for org in {t["target_org_id"] for t in state["transfers"]} | {
+                t["source_org_id"] for t in state["transfers"]
+            }:
+                inbound = [
+                    t
+                    for t in state["transfers"]
+                    if t["target_org_id"] == org and (t["status"] == "REQUESTED" or in_force(t))
+                ]
                 assert len(inbound) <= 10
-                accepted_out = [t for t in state["transfers"] if t["source_org_id"] == org and t["status"] == "ACCEPTED"]
+                accepted_out = [
+                    t for t in state["transfers"] if t["source_org_id"] == org and t["status"] == "ACCEPTED"
+                ]
                 assert len(accepted_out) <= 1
                 paid_for = any(in_force(t) for t in state["transfers"] if t["source_org_id"] == org)
                 pays = any(in_force(t) for t in state["transfers"] if t["target_org_id"] == org)
@@ -102,5 +139,7 @@ def test_random_billing_transfer_sequences_keep_invariants(sim: Any) -> None:
 
     run_state_machine_as_test(
         Transfers,
-        settings=settings(max_examples=12, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck)),
+        settings=settings(
+            max_examples=12, stateful_step_count=15, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
     )

@@ -18,7 +18,16 @@ from tests.orgsim.conftest import Org, error_of
 AUTH = "AWS4-HMAC-SHA256 Credential={key}/20250101/us-east-1/organizations/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"
 
 
-def raw(sim: Any, target: str | None, body: Any = None, *, key: str | None = "111111111111", auth: str | None = None, method: str = "POST", path: str = "/") -> tuple[int, dict[str, Any], dict[str, str]]:
+def raw(
+    sim: Any,
+    target: str | None,
+    body: Any = None,
+    *,
+    key: str | None = "111111111111",
+    auth: str | None = None,
+    method: str = "POST",
+    path: str = "/",
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     url = urlparse(sim.endpoint)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
     headers = {"Content-Type": "application/x-amz-json-1.1"}
@@ -95,13 +104,52 @@ def test_unseen_account_exists_standalone(sim: Any) -> None:
         ("ListHandshakesForAccount", {"MaxResults": 21}, "MAX_VALUE_EXCEEDED"),
         ("ListHandshakesForAccount", {"Filter": {"ActionType": "DANCE"}}, "INVALID_ENUM"),
         ("ListInboundResponsibilityTransfers", {"Type": "SUPPORT"}, "INVALID_ENUM"),
-        ("InviteOrganizationToTransferResponsibility", {"Type": "BILLING", "Target": {"Id": "222222222222", "Type": "ACCOUNT"}, "StartTimestamp": 1}, "INPUT_REQUIRED"),
-        ("InviteOrganizationToTransferResponsibility", {"Type": "BILLING", "Target": {"Id": "222222222222", "Type": "ACCOUNT"}, "StartTimestamp": 1, "SourceName": ""}, "MIN_LENGTH_EXCEEDED"),
-        ("InviteOrganizationToTransferResponsibility", {"Type": "BILLING", "Target": {"Id": "222222222222", "Type": "ACCOUNT"}, "StartTimestamp": 1, "SourceName": "x" * 129}, "MAX_LENGTH_EXCEEDED"),
-        ("InviteOrganizationToTransferResponsibility", {"Type": "BILLING", "Target": {"Id": "222222222222", "Type": "ACCOUNT"}, "StartTimestamp": 1, "SourceName": "caf\u00e9"}, "INVALID_PATTERN"),
-        ("InviteOrganizationToTransferResponsibility", {"Type": "BILLING", "Target": {"Id": "222222222222"}, "StartTimestamp": 1, "SourceName": "x"}, "INPUT_REQUIRED"),
+        (
+            "InviteOrganizationToTransferResponsibility",
+            {"Type": "BILLING", "Target": {"Id": "222222222222", "Type": "ACCOUNT"}, "StartTimestamp": 1},
+            "INPUT_REQUIRED",
+        ),
+        (
+            "InviteOrganizationToTransferResponsibility",
+            {
+                "Type": "BILLING",
+                "Target": {"Id": "222222222222", "Type": "ACCOUNT"},
+                "StartTimestamp": 1,
+                "SourceName": "",
+            },
+            "MIN_LENGTH_EXCEEDED",
+        ),
+        (
+            "InviteOrganizationToTransferResponsibility",
+            {
+                "Type": "BILLING",
+                "Target": {"Id": "222222222222", "Type": "ACCOUNT"},
+                "StartTimestamp": 1,
+                "SourceName": "x" * 129,
+            },
+            "MAX_LENGTH_EXCEEDED",
+        ),
+        (
+            "InviteOrganizationToTransferResponsibility",
+            {
+                "Type": "BILLING",
+                "Target": {"Id": "222222222222", "Type": "ACCOUNT"},
+                "StartTimestamp": 1,
+                "SourceName": "caf\u00e9",
+            },
+            "INVALID_PATTERN",
+        ),
+        (
+            "InviteOrganizationToTransferResponsibility",
+            {"Type": "BILLING", "Target": {"Id": "222222222222"}, "StartTimestamp": 1, "SourceName": "x"},
+            "INPUT_REQUIRED",
+        ),
         ("TagResource", {"ResourceId": "111111111111", "Tags": [{"Key": "a"}]}, "INPUT_REQUIRED"),
-        ("TagResource", {"ResourceId": "111111111111", "Tags": [{"Key": "bad\u0000key", "Value": "v"}]}, "INVALID_PATTERN"),
+        (
+            "TagResource",
+            {"ResourceId": "111111111111", "Tags": [{"Key": "bad\u0000key", "Value": "v"}]},
+            "INVALID_PATTERN",
+        ),
         ("TerminateResponsibilityTransfer", {"Id": "rt-short"}, "INVALID_PATTERN"),
     ],
 )

@@ -41,18 +41,39 @@ def test_lifecycle_invite_accept_rename_terminate(sim: Any, pair: tuple[Org, Org
     handshake = invite(payer, source, Notes="Welcome aboard", Tags=[{"Key": "contract", "Value": "c-1"}])
     assert handshake["Action"] == "TRANSFER_RESPONSIBILITY" and handshake["State"] == "OPEN"
     types = {r["Type"]: r["Value"] for r in handshake["Resources"]}
-    assert {"RESPONSIBILITY_TRANSFER", "TRANSFER_START_TIMESTAMP", "TRANSFER_TYPE", "MANAGEMENT_ACCOUNT", "MANAGEMENT_EMAIL", "MANAGEMENT_NAME", "NOTES"} <= set(types)
+    assert {
+        "RESPONSIBILITY_TRANSFER",
+        "TRANSFER_START_TIMESTAMP",
+        "TRANSFER_TYPE",
+        "MANAGEMENT_ACCOUNT",
+        "MANAGEMENT_EMAIL",
+        "MANAGEMENT_NAME",
+        "NOTES",
+    } <= set(types)
     assert types["MANAGEMENT_ACCOUNT"] == payer.account_id and types["TRANSFER_TYPE"] == "BILLING"
     rt = transfer_id(handshake)
     inbound = call(payer.client, "list_inbound_responsibility_transfers", Type="BILLING")["ResponsibilityTransfers"]
     outbound = call(source.client, "list_outbound_responsibility_transfers", Type="BILLING")["ResponsibilityTransfers"]
     assert [t["Id"] for t in inbound] == [rt] == [t["Id"] for t in outbound]
     assert inbound[0]["Status"] == "REQUESTED" and inbound[0]["ActiveHandshakeId"] == handshake["Id"]
-    assert f"{payer.id}/billing/inbound/{rt}" in inbound[0]["Arn"] and f"{source.id}/billing/outbound/{rt}" in outbound[0]["Arn"]
-    assert inbound[0]["Target"]["ManagementAccountId"] == payer.account_id and inbound[0]["Source"]["ManagementAccountId"] == source.account_id
-    assert call(payer.client, "list_inbound_responsibility_transfers", Type="BILLING", Id=rt)["ResponsibilityTransfers"][0]["Id"] == rt
+    assert (
+        f"{payer.id}/billing/inbound/{rt}" in inbound[0]["Arn"]
+        and f"{source.id}/billing/outbound/{rt}" in outbound[0]["Arn"]
+    )
+    assert (
+        inbound[0]["Target"]["ManagementAccountId"] == payer.account_id
+        and inbound[0]["Source"]["ManagementAccountId"] == source.account_id
+    )
+    assert (
+        call(payer.client, "list_inbound_responsibility_transfers", Type="BILLING", Id=rt)["ResponsibilityTransfers"][
+            0
+        ]["Id"]
+        == rt
+    )
     assert call(payer.client, "list_tags_for_resource", ResourceId=rt)["Tags"] == [{"Key": "contract", "Value": "c-1"}]
-    received = call(source.client, "list_handshakes_for_account", Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})["Handshakes"]
+    received = call(source.client, "list_handshakes_for_account", Filter={"ActionType": "TRANSFER_RESPONSIBILITY"})[
+        "Handshakes"
+    ]
     assert [h["Id"] for h in received] == [handshake["Id"]]
     with pytest.raises(ClientError) as excinfo:
         payer.client.accept_handshake(HandshakeId=handshake["Id"])
@@ -60,7 +81,9 @@ def test_lifecycle_invite_accept_rename_terminate(sim: Any, pair: tuple[Org, Org
     assert call(source.client, "accept_handshake", HandshakeId=handshake["Id"])["Handshake"]["State"] == "ACCEPTED"
     described = call(source.client, "describe_responsibility_transfer", Id=rt)["ResponsibilityTransfer"]
     assert described["Status"] == "ACCEPTED"
-    renamed = call(payer.client, "update_responsibility_transfer", Id=rt, Name="Renamed customer")["ResponsibilityTransfer"]
+    renamed = call(payer.client, "update_responsibility_transfer", Id=rt, Name="Renamed customer")[
+        "ResponsibilityTransfer"
+    ]
     assert renamed["Name"] == "Renamed customer"
     end = datetime.fromtimestamp(month_end(sim.now(), 1), UTC)
     ended = call(source.client, "terminate_responsibility_transfer", Id=rt, EndTimestamp=end)["ResponsibilityTransfer"]
@@ -95,7 +118,9 @@ def test_terminate_end_dates(sim: Any, pair: tuple[Org, Org], shift: Any, reason
     source.client.accept_handshake(HandshakeId=handshake["Id"])
     now = sim.now()
     with pytest.raises(ClientError) as excinfo:
-        payer.client.terminate_responsibility_transfer(Id=transfer_id(handshake), EndTimestamp=shift(datetime.fromtimestamp(month_end(now), UTC), now))
+        payer.client.terminate_responsibility_transfer(
+            Id=transfer_id(handshake), EndTimestamp=shift(datetime.fromtimestamp(month_end(now), UTC), now)
+        )
     assert error_of(excinfo) == ("InvalidInputException", reason)
 
 
@@ -128,21 +153,49 @@ def test_invite_rules(sim: Any, pair: tuple[Org, Org]) -> None:
     start = next_month_start(sim.now())
     member = payer.add_member()
     cases = [
-        (payer.client, {"Id": payer.account_id, "Type": "ACCOUNT"}, ("HandshakeConstraintViolationException", "SOURCE_AND_TARGET_CANNOT_MATCH")),
-        (payer.client, {"Id": member, "Type": "ACCOUNT"}, ("HandshakeConstraintViolationException", "SOURCE_AND_TARGET_CANNOT_MATCH")),
-        (payer.client, {"Id": "o-abcdefghij", "Type": "ORGANIZATION"}, ("InvalidInputException", "INVALID_PARTY_TYPE_TARGET")),
+        (
+            payer.client,
+            {"Id": payer.account_id, "Type": "ACCOUNT"},
+            ("HandshakeConstraintViolationException", "SOURCE_AND_TARGET_CANNOT_MATCH"),
+        ),
+        (
+            payer.client,
+            {"Id": member, "Type": "ACCOUNT"},
+            ("HandshakeConstraintViolationException", "SOURCE_AND_TARGET_CANNOT_MATCH"),
+        ),
+        (
+            payer.client,
+            {"Id": "o-abcdefghij", "Type": "ORGANIZATION"},
+            ("InvalidInputException", "INVALID_PARTY_TYPE_TARGET"),
+        ),
         (payer.client, {"Id": "123", "Type": "ACCOUNT"}, ("InvalidInputException", "INVALID_PATTERN_TARGET_ID")),
-        (payer.client, {"Id": "not-an-email", "Type": "EMAIL"}, ("InvalidInputException", "INVALID_EMAIL_ADDRESS_TARGET")),
-        (payer.client, {"Id": "444444444444", "Type": "ACCOUNT"}, ("HandshakeConstraintViolationException", "TARGET_ACCOUNT_VALIDATION_FAILURE")),
+        (
+            payer.client,
+            {"Id": "not-an-email", "Type": "EMAIL"},
+            ("InvalidInputException", "INVALID_EMAIL_ADDRESS_TARGET"),
+        ),
+        (
+            payer.client,
+            {"Id": "444444444444", "Type": "ACCOUNT"},
+            ("HandshakeConstraintViolationException", "TARGET_ACCOUNT_VALIDATION_FAILURE"),
+        ),
         (sim.client(member), {"Id": source.account_id, "Type": "ACCOUNT"}, ("AccessDeniedException", None)),
-        (sim.client("555555555555"), {"Id": source.account_id, "Type": "ACCOUNT"}, ("AWSOrganizationsNotInUseException", None)),
+        (
+            sim.client("555555555555"),
+            {"Id": source.account_id, "Type": "ACCOUNT"},
+            ("AWSOrganizationsNotInUseException", None),
+        ),
     ]
     for client, target, expected in cases:
         with pytest.raises(ClientError) as excinfo:
-            client.invite_organization_to_transfer_responsibility(Type="BILLING", Target=target, StartTimestamp=start, SourceName="x")
+            client.invite_organization_to_transfer_responsibility(
+                Type="BILLING", Target=target, StartTimestamp=start, SourceName="x"
+            )
         assert error_of(excinfo) == expected, target
     source_email = source.client.describe_organization()["Organization"]["MasterAccountEmail"]
-    handshake = payer.client.invite_organization_to_transfer_responsibility(Type="BILLING", Target={"Id": source_email, "Type": "EMAIL"}, StartTimestamp=start, SourceName="by email")["Handshake"]
+    handshake = payer.client.invite_organization_to_transfer_responsibility(
+        Type="BILLING", Target={"Id": source_email, "Type": "EMAIL"}, StartTimestamp=start, SourceName="by email"
+    )["Handshake"]
     assert handshake["Parties"][1] == {"Id": source_email, "Type": "EMAIL"}
     with pytest.raises(ClientError) as excinfo:
         invite(payer, source)
@@ -157,7 +210,12 @@ def test_both_organizations_need_all_features(sim: Any) -> None:
     payer, billing_only = make_org(sim), make_org(sim, feature_set="CONSOLIDATED_BILLING")
     for client, target in ((payer.client, billing_only.account_id), (billing_only.client, payer.account_id)):
         with pytest.raises(ClientError) as excinfo:
-            client.invite_organization_to_transfer_responsibility(Type="BILLING", Target={"Id": target, "Type": "ACCOUNT"}, StartTimestamp=next_month_start(sim.now()), SourceName="x")
+            client.invite_organization_to_transfer_responsibility(
+                Type="BILLING",
+                Target={"Id": target, "Type": "ACCOUNT"},
+                StartTimestamp=next_month_start(sim.now()),
+                SourceName="x",
+            )
         assert error_of(excinfo) == ("ConstraintViolationException", "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE")
 
 
@@ -189,7 +247,10 @@ def test_outbound_quota_and_chain_length(sim: Any) -> None:
     sim.set_quotas(middle.account_id, chain=2)
     handshake = invite(middle, bottom)
     bottom.client.accept_handshake(HandshakeId=handshake["Id"])
-    assert bottom.client.list_outbound_responsibility_transfers(Type="BILLING")["ResponsibilityTransfers"][0]["Status"] == "ACCEPTED"
+    assert (
+        bottom.client.list_outbound_responsibility_transfers(Type="BILLING")["ResponsibilityTransfers"][0]["Status"]
+        == "ACCEPTED"
+    )
 
 
 def test_accept_re_checks_quotas(sim: Any) -> None:
@@ -211,7 +272,10 @@ def test_decline_cancel_and_who_may(sim: Any, pair: tuple[Org, Org]) -> None:
         payer.client.decline_handshake(HandshakeId=handshake["Id"])
     assert error_of(excinfo)[0] == "AccessDeniedException"
     assert call(source.client, "decline_handshake", HandshakeId=handshake["Id"])["Handshake"]["State"] == "DECLINED"
-    assert payer.client.describe_responsibility_transfer(Id=transfer_id(handshake))["ResponsibilityTransfer"]["Status"] == "DECLINED"
+    assert (
+        payer.client.describe_responsibility_transfer(Id=transfer_id(handshake))["ResponsibilityTransfer"]["Status"]
+        == "DECLINED"
+    )
     with pytest.raises(ClientError) as excinfo:
         source.client.decline_handshake(HandshakeId=handshake["Id"])
     assert error_of(excinfo)[0] == "HandshakeAlreadyInStateException"
@@ -220,7 +284,10 @@ def test_decline_cancel_and_who_may(sim: Any, pair: tuple[Org, Org]) -> None:
     assert error_of(excinfo)[0] == "InvalidHandshakeTransitionException"
     second = invite(payer, source)
     assert call(payer.client, "cancel_handshake", HandshakeId=second["Id"])["Handshake"]["State"] == "CANCELED"
-    assert payer.client.describe_responsibility_transfer(Id=transfer_id(second))["ResponsibilityTransfer"]["Status"] == "CANCELED"
+    assert (
+        payer.client.describe_responsibility_transfer(Id=transfer_id(second))["ResponsibilityTransfer"]["Status"]
+        == "CANCELED"
+    )
     with pytest.raises(ClientError) as excinfo:
         payer.client.cancel_handshake(HandshakeId=second["Id"])
     assert error_of(excinfo)[0] == "HandshakeAlreadyInStateException"

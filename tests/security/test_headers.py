@@ -49,7 +49,15 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECURE_SSL_REDIRECT", "BEHIND_PROXY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        if key
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "DEBUG",
+            "SECURE_SSL_REDIRECT",
+            "BEHIND_PROXY",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        }
     }
     env.update(
         SECRET_KEY=secrets.token_urlsafe(50),
