@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest
 
@@ -18,6 +17,7 @@ from audit.events import record
 from . import aws
 from .forms import ConnectionForm, CredentialsForm
 from .models import AwsConnection, AwsCredentials, Grant, Role
+from .roles import Account
 from .sync import identity_from, save_identity
 
 SECRET_FIELDS = frozenset({"external_id", "secret_access_key"})
@@ -32,7 +32,7 @@ def _audited(changed: list[str], prefix: str, credentials: AwsCredentials) -> di
 @transaction.atomic
 def connection_save(
     *,
-    actor: AbstractBaseUser | AnonymousUser,
+    actor: Account,
     request: HttpRequest | None,
     form: ConnectionForm,
     read_form: CredentialsForm,
@@ -61,7 +61,7 @@ def connection_save(
     connection = form.save()
     if old_action is not None and connection.action_credentials_id is None:
         old_action.delete()
-    if creating and not getattr(actor, "is_superuser", False):
+    if creating and not actor.is_superuser:
         # Whoever adds a connection administers it.
         Grant.objects.get_or_create(user=actor, connection=connection, role=Role.ADMIN)
     # Clients are cached per credentials; an edit must not keep using the old ones.
@@ -134,9 +134,7 @@ def _test(connection: AwsConnection, purpose: str) -> TestResult:
     return result
 
 
-def connection_test(
-    *, connection: AwsConnection, actor: AbstractBaseUser | AnonymousUser, request: HttpRequest | None
-) -> list[TestResult]:
+def connection_test(*, connection: AwsConnection, actor: Account, request: HttpRequest | None) -> list[TestResult]:
     """Test the read credentials (and the action ones when separate); audited."""
     purposes = ["read", "action"] if connection.action_credentials_id else ["read"]
     results = [_test(connection, purpose) for purpose in purposes]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore.session
 from django import forms
@@ -16,6 +16,16 @@ from django.core.exceptions import ValidationError
 from .models import AwsConnection, AwsCredentials, CredentialMode
 
 ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{12,128}$")
+
+FieldT = TypeVar("FieldT", bound=forms.Field)
+
+
+def form_field(form: forms.BaseForm, name: str, kind: type[FieldT]) -> FieldT:
+    """`form.fields[name]` as the field class it was declared with (to set choices or a queryset)."""
+    field = form.fields[name]
+    if not isinstance(field, kind):
+        raise TypeError(f"{type(form).__name__}.{name} is a {type(field).__name__}, not a {kind.__name__}")
+    return field
 
 
 @cache

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as Account
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from .models import AwsConnection, Grant, Role
 
@@ -26,7 +27,16 @@ IMPLIES: dict[str, frozenset[str]] = {
     Role.AUDITOR: frozenset({Role.AUDITOR, Role.VIEWER}),
 }
 
-User = AbstractBaseUser | AnonymousUser
+# Whoever a request is from: a signed-in account (the user model) or the anonymous user.
+User = Account | AnonymousUser
+
+
+def request_user(request: HttpRequest) -> Account:
+    """The signed-in account of a request (views behind `login_required`), typed as the user model."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return user
 
 
 def _granting(role: str) -> list[str]:
@@ -38,7 +48,7 @@ def connections_for(user: User, role: str = Role.VIEWER) -> QuerySet[AwsConnecti
     """The connections on which `user` holds `role` (superusers hold every role everywhere)."""
     if not user.is_authenticated:
         return AwsConnection.objects.none()
-    if getattr(user, "is_superuser", False):
+    if user.is_superuser:
         return AwsConnection.objects.all()
     ids = Grant.objects.filter(user=user, role__in=_granting(role)).values("connection_id")
     return AwsConnection.objects.filter(id__in=ids)
@@ -48,7 +58,7 @@ def roles_on(user: User, connection: AwsConnection) -> frozenset[str]:
     """Every role (implied ones included) that `user` holds on `connection`."""
     if not user.is_authenticated:
         return frozenset()
-    if getattr(user, "is_superuser", False):
+    if user.is_superuser:
         return frozenset(Role.values)
     granted: Iterable[str] = Grant.objects.filter(user=user, connection=connection).values_list("role", flat=True)
     held: set[str] = set()

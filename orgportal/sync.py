@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
@@ -39,7 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import aws
-from .history import ObservedChange
+from .history import CachedAwsObject, ObservedChange
 from .models import Account, AwsConnection, SyncRun
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,15 @@ Kind = ObservedChange.Kind
 # --- the generic engine -----------------------------------------------------------------------
 
 
+CachedT = TypeVar("CachedT", bound=CachedAwsObject)
+
+
 @dataclass(frozen=True)
-class Mirror:
+class Mirror(Generic[CachedT]):
     """How one kind of AWS object is cached: its model, key, tracked fields and history model."""
 
     kind: str  # "transfer", "handshake", "account": names audit actions and resources
-    model: type[models.Model]
+    model: type[CachedT]
     key_field: str
     fields: tuple[str, ...]  # every field the AWS dict fills (the key included)
     change_model: type[models.Model] | None = None
@@ -97,7 +100,7 @@ def fingerprint(values: dict[str, Any], fields: Iterable[str]) -> str:
 class Upsert:
     """Upserts the pages of one kind of object for one connection during one sync run."""
 
-    def __init__(self, mirror: Mirror, connection: AwsConnection, run: SyncRun | None, counts: Counts) -> None:
+    def __init__(self, mirror: Mirror[Any], connection: AwsConnection, run: SyncRun | None, counts: Counts) -> None:
         self.mirror = mirror
         self.connection = connection
         self.run = run

@@ -6,34 +6,39 @@ sees and changes grants only on connections where they hold the admin role (supe
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from audit.events import record
 
+from .forms import form_field
 from .models import AwsConnection, Grant, Role
-from .roles import User, connections_for, get_connection_for_user
+from .roles import Account, User, connections_for, get_connection_for_user, request_user
 
 
 class GrantForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.none(), to_field_name="username")
+    user = forms.ModelChoiceField(queryset=Account.objects.none(), to_field_name="username")
     connection = forms.ModelChoiceField(queryset=AwsConnection.objects.none())
     role = forms.ChoiceField(choices=Role.choices)
 
-    def __init__(self, *args: object, connections: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["user"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")  # type: ignore[attr-defined]
-        self.fields["connection"].queryset = connections  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, connections: QuerySet[AwsConnection], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form_field(self, "user", forms.ModelChoiceField).queryset = Account.objects.filter(is_active=True).order_by(
+            "username"
+        )
+        form_field(self, "connection", forms.ModelChoiceField).queryset = connections
 
 
-def _administered(user: User) -> object:
+def _administered(user: User) -> QuerySet[AwsConnection]:
     connections = connections_for(user, Role.ADMIN)
     if not connections.exists():
         raise PermissionDenied("Users and grants are managed by admins.")
@@ -43,7 +48,7 @@ def _administered(user: User) -> object:
 # --- services --------------------------------------------------------------------------------
 
 
-def grant_add(*, request: HttpRequest, user: object, connection: AwsConnection, role: str) -> tuple[Grant, bool]:
+def grant_add(*, request: HttpRequest, user: Account, connection: AwsConnection, role: str) -> tuple[Grant, bool]:
     with transaction.atomic():
         grant, created = Grant.objects.get_or_create(user=user, connection=connection, role=role)
         if created:
@@ -75,7 +80,7 @@ def grant_remove(*, request: HttpRequest, grant: Grant) -> None:
 
 @login_required
 def users(request: HttpRequest) -> HttpResponse:
-    connections = _administered(request.user)
+    connections = _administered(request_user(request))
     grants = (
         Grant.objects.filter(connection__in=connections)
         .select_related("user", "connection")
@@ -91,9 +96,9 @@ def users(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def grant_create(request: HttpRequest) -> HttpResponse:
-    connections = _administered(request.user)
+    connections = _administered(request_user(request))
     # Fetched through roles first: another connection is a 404, one without admin a 403.
-    get_connection_for_user(request.user, request.POST.get("connection", ""), Role.ADMIN)
+    get_connection_for_user(request_user(request), request.POST.get("connection", ""), Role.ADMIN)
     form = GrantForm(request.POST, connections=connections)
     if not form.is_valid():
         grants = Grant.objects.filter(connection__in=connections).select_related("user", "connection")
@@ -116,7 +121,7 @@ def grant_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    connections = _administered(request.user)
+    connections = _administered(request_user(request))
     try:
         grant = Grant.objects.select_related("user", "connection").get(pk=pk, connection__in=connections)
     except Grant.DoesNotExist:

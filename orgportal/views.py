@@ -19,7 +19,7 @@ from audit.events import record
 from .connections import connection_save, connection_test
 from .forms import ConnectionForm, CredentialsForm
 from .models import AwsConnection, Grant, Role
-from .roles import connections_for, get_connection_for_user, roles_on
+from .roles import Account, connections_for, get_connection_for_user, request_user, roles_on
 from .tasks import queue_sync
 
 RUNS_SHOWN = 20
@@ -29,20 +29,20 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _can_add(user: object) -> bool:
+def _can_add(user: Account) -> bool:
     """Superusers, and admins of any connection, may add connections."""
-    if getattr(user, "is_superuser", False):
+    if user.is_superuser:
         return True
     return Grant.objects.filter(user=user, role=Role.ADMIN).exists()
 
 
 @login_required
 def connection_list(request: HtmxHttpRequest) -> HttpResponse:
-    connections = connections_for(request.user)
+    connections = connections_for(request_user(request))
     return render(
         request,
         "orgportal/connection_list.html",
-        {"connections": connections, "can_add": _can_add(request.user)},
+        {"connections": connections, "can_add": _can_add(request_user(request))},
     )
 
 
@@ -68,7 +68,7 @@ def _edit(request: HtmxHttpRequest, connection: AwsConnection | None) -> HttpRes
         valid = form.is_valid() and read_form.is_valid() and (not uses_action or action_form.is_valid())
         if valid:
             saved = connection_save(
-                actor=request.user, request=request, form=form, read_form=read_form, action_form=action_form
+                actor=request_user(request), request=request, form=form, read_form=read_form, action_form=action_form
             )
             messages.success(request, f"Saved {saved.name}. Secrets are stored encrypted and never shown again.")
             return redirect("connection_detail", pk=saved.pk)
@@ -81,22 +81,22 @@ def _edit(request: HtmxHttpRequest, connection: AwsConnection | None) -> HttpRes
 
 @login_required
 def connection_add(request: HtmxHttpRequest) -> HttpResponse:
-    if not _can_add(request.user):
+    if not _can_add(request_user(request)):
         raise PermissionDenied("Only administrators may add connections.")
     return _edit(request, None)
 
 
 @login_required
 def connection_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    connection = get_connection_for_user(request_user(request), pk, Role.ADMIN)
     return _edit(request, connection)
 
 
 @login_required
 def connection_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.VIEWER)
+    connection = get_connection_for_user(request_user(request), pk, Role.VIEWER)
     runs = connection.sync_runs.order_by("-started_at")[:RUNS_SHOWN]
-    context = {"connection": connection, "runs": runs, "roles": roles_on(request.user, connection)}
+    context = {"connection": connection, "runs": runs, "roles": roles_on(request_user(request), connection)}
     template = "orgportal/connection_detail.html"
     if request.htmx:
         template += "#runs"
@@ -106,8 +106,8 @@ def connection_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def connection_test_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    results = connection_test(connection=connection, actor=request.user, request=request)
+    connection = get_connection_for_user(request_user(request), pk, Role.ADMIN)
+    results = connection_test(connection=connection, actor=request_user(request), request=request)
     context = {"connection": connection, "results": results}
     if request.htmx:
         return render(request, "orgportal/_connection_test.html", context)
@@ -117,7 +117,7 @@ def connection_test_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def connection_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.OPERATOR)
+    connection = get_connection_for_user(request_user(request), pk, Role.OPERATOR)
     record(
         action="connection.sync_requested",
         request=request,

@@ -111,14 +111,14 @@ class Simulator:
 
     def call_counts(self) -> dict[str, Any]:
         with self.calls_lock:
-            rows = [{"operation": op, "account": acct, "count": n} for (op, acct), n in sorted(self.calls.items())]
+            counted = sorted(self.calls.items())
         by_operation: Counter[str] = Counter()
         by_account: Counter[str] = Counter()
-        for row in rows:
-            by_operation[row["operation"]] += row["count"]
-            by_account[row["account"]] += row["count"]
+        for (operation, account), n in counted:
+            by_operation[operation] += n
+            by_account[account] += n
         return {
-            "calls": rows,
+            "calls": [{"operation": op, "account": acct, "count": n} for (op, acct), n in counted],
             "by_operation": dict(by_operation),
             "by_account": dict(by_account),
             "total": sum(by_operation.values()),

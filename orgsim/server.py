@@ -211,6 +211,10 @@ class OrgsimHTTPServer(ThreadingHTTPServer):
     @property
     def endpoint(self) -> str:
         host, port = self.server_address[:2]
+        # Once bound, server_address is the socket's getsockname(): the host is a str for AF_INET.
+        # The annotation also allows the bytes bind() accepts; never format those as "b'...'".
+        if not isinstance(host, str):
+            host = host.decode("ascii")
         return f"http://{host}:{port}"
 
     def start(self) -> threading.Thread:

@@ -12,6 +12,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from orgportal.forms import form_field
+
 from . import selectors
 
 
@@ -50,8 +52,9 @@ class CreateOrganizationForm(forms.Form):
             "ALL": "All features (needed for billing transfers and policies)",
             "CONSOLIDATED_BILLING": "Consolidated billing only",
         }
-        self.fields["feature_set"].choices = [(v, labels.get(v, v)) for v in selectors.feature_sets()]
-        self.fields["feature_set"].initial = "ALL" if "ALL" in selectors.feature_sets() else None
+        feature_set = form_field(self, "feature_set", forms.ChoiceField)
+        feature_set.choices = [(v, labels.get(v, v)) for v in selectors.feature_sets()]
+        feature_set.initial = "ALL" if "ALL" in selectors.feature_sets() else None
 
 
 class PolicyTypeForm(forms.Form):
@@ -63,8 +66,8 @@ class PolicyTypeForm(forms.Form):
 
     def __init__(self, *args: Any, roots: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["root_id"].choices = [(r, r) for r in roots]
-        self.fields["policy_type"].choices = _choices(selectors.policy_types())
+        form_field(self, "root_id", forms.ChoiceField).choices = [(r, r) for r in roots]
+        form_field(self, "policy_type", forms.ChoiceField).choices = _choices(selectors.policy_types())
 
 
 class PolicyForm(forms.Form):
@@ -79,7 +82,7 @@ class PolicyForm(forms.Form):
 
     def __init__(self, *args: Any, update: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["type"].choices = _choices(selectors.policy_types())
+        form_field(self, "type", forms.ChoiceField).choices = _choices(selectors.policy_types())
         if update:
             # UpdatePolicy cannot change the type.
             del self.fields["type"]
@@ -100,7 +103,7 @@ class AttachPolicyForm(forms.Form):
 
     def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["target_id"].choices = targets
+        form_field(self, "target_id", forms.ChoiceField).choices = targets
 
 
 class EffectivePolicyForm(forms.Form):
@@ -111,4 +114,4 @@ class EffectivePolicyForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["policy_type"].choices = _choices(selectors.effective_policy_types())
+        form_field(self, "policy_type", forms.ChoiceField).choices = _choices(selectors.effective_policy_types())

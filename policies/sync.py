@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from django.utils import timezone
 
 from orgportal import aws
+from orgportal.history import CachedAwsObject
 from orgportal.models import Account, AwsConnection, SyncRun
 from orgportal.sync import Counts, Mirror, Upsert, fingerprint, normalize, sync_list
 
@@ -32,6 +34,8 @@ from .models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Polic
 
 # What a connection that may not read the tree or the policies answers (a member account's
 # credentials, or no organization): not a failed sync, just nothing to show on these pages.
+CachedT = TypeVar("CachedT", bound=CachedAwsObject)
+
 NOTHING_TO_READ = frozenset({"AWSOrganizationsNotInUseException", "AccessDeniedException"})
 
 ROOT = Mirror(kind="root", model=Root, key_field="root_id", fields=("root_id", "arn", "name", "policy_types"))
@@ -114,6 +118,15 @@ def attachment_row(policy_pk: int, policy_id: str, target: dict[str, Any]) -> di
     }
 
 
+def placement_row(child: dict[str, Any], *, parent_id: str) -> dict[str, Any]:
+    return {"account_id": child["Id"], "parent_id": parent_id}
+
+
+def target_row(pks: dict[str, int], policy_id: str, target: dict[str, Any]) -> dict[str, Any]:
+    """An attachment row of one ListTargetsForPolicy item; `pks` maps policy ids to Policy pks."""
+    return attachment_row(pks[policy_id], policy_id, target)
+
+
 def effective_row(
     account_id: str, policy_type: str, found: dict[str, Any] | None, invalid: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -183,7 +196,7 @@ def _sync_tree(
             client,
             "ListChildren",
             "Children",
-            lambda child, parent_id=parent_id: {"account_id": child["Id"], "parent_id": parent_id},
+            partial(placement_row, parent_id=parent_id),
             ParentId=parent_id,
             ChildType="ACCOUNT",
         )
@@ -214,7 +227,7 @@ def _sync_policies(connection: AwsConnection, client: Any, run: SyncRun | None, 
             client,
             "ListTargetsForPolicy",
             "Targets",
-            lambda target, policy_id=policy_id: attachment_row(pks[policy_id], policy_id, target),
+            partial(target_row, pks, policy_id),
             PolicyId=policy_id,
         )
     attachments.finish()
@@ -297,7 +310,7 @@ def _invalid_accounts(client: Any, policy_type: str) -> dict[str, dict[str, Any]
 # --- read-after-write (services) --------------------------------------------------------------
 
 
-def _store(mirror: Mirror, connection: AwsConnection, row: dict[str, Any]) -> Any:
+def _store(mirror: Mirror[CachedT], connection: AwsConnection, row: dict[str, Any]) -> CachedT:
     """Write one row from an action's answer with the fingerprint a sync would compute, so the
     next sync sees it unchanged (the action itself is audited by the write path)."""
     values = {name: normalize(row.get(name)) for name in mirror.fields}
@@ -319,23 +332,20 @@ def _store(mirror: Mirror, connection: AwsConnection, row: dict[str, Any]) -> An
 
 
 def apply_root(connection: AwsConnection, root: dict[str, Any]) -> Root:
-    stored: Root = _store(ROOT, connection, root_row(root))
-    return stored
+    return _store(ROOT, connection, root_row(root))
 
 
 def apply_policy(connection: AwsConnection, policy: dict[str, Any]) -> Policy:
     """A Policy (PolicySummary + Content) from CreatePolicy / UpdatePolicy."""
-    stored: Policy = _store(POLICY, connection, policy_row(policy["PolicySummary"], policy.get("Content", "")))
-    return stored
+    return _store(POLICY, connection, policy_row(policy["PolicySummary"], policy.get("Content", "")))
 
 
 def apply_attachment(policy: Policy, target_id: str, target_type: str, target_name: str) -> PolicyAttachment:
-    stored: PolicyAttachment = _store(
+    return _store(
         ATTACHMENT,
         policy.connection,
         attachment_row(policy.pk, policy.policy_id, {"TargetId": target_id, "Type": target_type, "Name": target_name}),
     )
-    return stored
 
 
 def apply_vanished(model: type[Any], connection: AwsConnection, **lookup: Any) -> None:
@@ -384,7 +394,7 @@ def refresh_after_change(connection: AwsConnection, policy_types: Iterable[str] 
                 client,
                 "ListTargetsForPolicy",
                 "Targets",
-                lambda target, policy_id=policy_id, pks=pks: attachment_row(pks[policy_id], policy_id, target),
+                partial(target_row, pks, policy_id),
                 PolicyId=policy_id,
             )
 
