@@ -1,5 +1,6 @@
 """Action views of handshakes and of the organization: accept, decline, cancel, invite an account,
-enable all features — plus `run_action`, the one flow every action view (transfers' too) uses.
+enable all features — plus `run_action`, the one flow every action view (transfers' too) uses,
+and `run_invitation`, that flow for an invitation (of an account here, of an organization there).
 
 The flow: GET shows the form (or, for answers, the confirmation); a POST without `confirmed`
 validates and shows exactly what will be sent; a POST with `confirmed` calls the service. Bad
@@ -30,7 +31,7 @@ from orgportal.models import AwsConnection, Role
 from orgportal.roles import connections_for, get_connection_for_user, require_role, roles_on
 
 from . import services
-from .forms import ActionForm, AnswerForm, CancelForm, EnableAllFeaturesForm, InviteAccountForm
+from .forms import ActionForm, AnswerForm, CancelForm, EnableAllFeaturesForm, InviteAccountForm, InviteForm
 from .models import OPEN_STATES, Direction, Handshake
 
 ACTION_TEMPLATE = "handshakes/action_page.html"
@@ -134,6 +135,48 @@ def run_action(
     return HttpResponseRedirect(next_url)
 
 
+def run_invitation(
+    request: HttpRequest,
+    *,
+    connection: AwsConnection,
+    form: InviteForm,
+    invite: Callable[..., Handshake],
+    context: dict[str, Any],
+    operation: str,
+    fields: dict[str, str] | None = None,
+    invitee: str,
+    list_url_name: str,
+) -> HttpResponse:
+    """`run_action` for an invitation `connection` sends (an account to join the organization, an
+    organization to transfer its billing): `invite` is the service, called with what every
+    invitation has (target, notes, tags) and its own `fields` (service keyword -> form field)."""
+
+    def perform(f: ActionForm) -> Handshake:
+        data = f.cleaned_data
+        return invite(
+            connection=connection,
+            actor=request.user,
+            target_id=data["target"],
+            target_type=data["target_type"],
+            **{keyword: data[name] for keyword, name in (fields or {}).items()},
+            notes=data.get("notes") or "",
+            tags=data.get("tags") or None,
+            request=request,
+            submission=f.submission_token,
+        )
+
+    return run_action(
+        request,
+        form=form,
+        context={**context, "connection": connection},
+        operation=operation,
+        params=lambda f: form.aws_params(),
+        perform=perform,
+        success=lambda h: f"Invitation {h.handshake_id} sent to {h.counterparty or invitee}.",
+        next_url=safe_next(request, url_or(list_url_name, default="inbox")),
+    )
+
+
 def _htmx(request: HttpRequest) -> HtmxDetails | None:
     """What django-htmx's middleware attached to the request (None when it did not run)."""
     return getattr(request, "htmx", None)
@@ -196,17 +239,13 @@ def render_actions(request: HttpRequest, handshake: Handshake, extra: dict[str, 
 
 # --- views ------------------------------------------------------------------------------------
 
-_ANSWERS: dict[str, tuple[str, str, Callable[..., Handshake], str]] = {
-    # verb: (role, AWS operation, service, past tense)
-    "accept": (Role.APPROVER, "AcceptHandshake", services.handshake_accept, "accepted"),
-    "decline": (Role.APPROVER, "DeclineHandshake", services.handshake_decline, "declined"),
-    "cancel": (Role.OPERATOR, "CancelHandshake", services.handshake_cancel, "canceled"),
-}
+# The past tense of each answer (services.ANSWERS holds its AWS operation and role).
+_PAST = {"accept": "accepted", "decline": "declined", "cancel": "canceled"}
 
 
 def _answer(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
-    role, operation, service, past = _ANSWERS[verb]
-    handshake = handshake_for_user(request, pk, role)
+    answer, past = services.ANSWERS[verb], _PAST[verb]
+    handshake = handshake_for_user(request, pk, answer.role)
     billing = handshake.action == "TRANSFER_RESPONSIBILITY"
     form_class = CancelForm if verb == "cancel" else AnswerForm
     kwargs: dict[str, Any] = {"needs_understanding": billing and verb == "accept"} if verb != "cancel" else {}
@@ -228,9 +267,11 @@ def _answer(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
             if billing and handshake.transfer_start_at
             else None,
         },
-        operation=operation,
+        operation=answer.operation,
         params=lambda f: {"HandshakeId": handshake.handshake_id},
-        perform=lambda f: service(handshake=handshake, actor=request.user, request=request),
+        perform=lambda f: services.handshake_answer(
+            handshake=handshake, verb=verb, actor=request.user, request=request
+        ),
         success=lambda h: f"Invitation {h.handshake_id} {past}. AWS now shows it as {h.state.lower()}.",
         next_url=safe_next(request, detail),
         row_partial=lambda extra: render_actions(request, handshake, extra),
@@ -255,37 +296,20 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @action_view(role=Role.OPERATOR, target="connection")
 def invite_account(request: HttpRequest, connection_pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, connection_pk, Role.OPERATOR)
-    form = InviteAccountForm(request.POST or None)
-
-    def perform(f: ActionForm) -> Handshake:
-        assert isinstance(f, InviteAccountForm)
-        data = f.cleaned_data
-        return services.organization_invite_account(
-            connection=connection,
-            actor=request.user,
-            target_id=data["target"],
-            target_type=data["target_type"],
-            notes=data.get("notes") or "",
-            tags=data.get("tags") or None,
-            request=request,
-            submission=f.submission_token,
-        )
-
-    return run_action(
+    return run_invitation(
         request,
-        form=form,
+        connection=connection,
+        form=InviteAccountForm(request.POST or None),
+        invite=services.organization_invite_account,
         context={
             "title": f"Invite an account to {connection.name}",
             "verb": "invite",
-            "connection": connection,
             "intro": "The account receives an invitation to join this organization (it may belong to another "
             "organization today). It joins when its owner accepts, within 15 days.",
         },
         operation="InviteAccountToOrganization",
-        params=lambda f: f.aws_params(),  # type: ignore[attr-defined]
-        perform=perform,
-        success=lambda h: f"Invitation {h.handshake_id} sent to {h.counterparty or 'the account'}.",
-        next_url=safe_next(request, url_or("handshake_list", default="inbox")),
+        invitee="the account",
+        list_url_name="handshake_list",
     )
 
 

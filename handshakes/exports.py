@@ -1,18 +1,17 @@
 """CSV export of handshakes: the rows of the list the user is looking at (the same filters in the
-query string), streamed through the one writer (`audit.csv.stream_csv`), audited. Auditor role."""
+query string), streamed through the one writer (`audit.csv.stream_csv`), audited
+(`orgportal.pages.list_export`). Only connections on which the user holds the Auditor role are
+exported; others are a 404 if named."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
-from audit.csv import stream_csv
-from transfers.exports import export_connections
+from orgportal.pages import list_export
 
-from .selectors import filtered_handshakes
+from .selectors import HANDSHAKES
 
 HEADER = (
     "connection",
@@ -29,24 +28,16 @@ HEADER = (
     "changed_at",
     "vanished_at",
 )
-_COLUMNS = ("connection__name", *HEADER[1:])
 
 
 @login_required
 @require_GET
 def export(request: HttpRequest) -> StreamingHttpResponse:
-    connections = export_connections(request, request.GET)
-    # The list page's own filter parsing (handshakes.selectors), so the file holds the rows the list shows.
-    queryset, *_ = filtered_handshakes(connections=list(connections), params=request.GET)
-    rows: Any = (
-        queryset.order_by("connection_id", "requested_at", "id").values_list(*_COLUMNS).iterator(chunk_size=2000)
-    )
-    only = connections.first() if request.GET.get("connection") else None
-    return stream_csv(
+    return list_export(
         request,
-        filename="handshakes.csv",
+        HANDSHAKES,
         header=HEADER,
-        rows=rows,
-        audit_params={"what": "handshakes", **{k: request.GET.getlist(k) for k in request.GET}},
-        connection=only,
+        order=("connection_id", "requested_at", "id"),
+        filename="handshakes.csv",
+        what="handshakes",
     )

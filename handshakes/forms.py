@@ -218,7 +218,37 @@ class CancelForm(ActionForm):
     """Cancel a sent invitation: nothing to enter, only a confirmation."""
 
 
-class InviteAccountForm(ActionForm):
+class InviteForm(ActionForm):
+    """Base of the invitation forms: each has a `target` (an account id or email; its type is
+    derived from it), optional `notes` and `tags` (one key=value per line), and says exactly what
+    its AWS call will receive."""
+
+    def clean_target(self) -> str:
+        value: str = self.cleaned_data["target"]
+        self.cleaned_data["target_type"] = target_type_of(value)
+        return value
+
+    def clean_tags(self) -> list[dict[str, str]]:
+        return parse_tags(self.cleaned_data.get("tags") or "")
+
+    def target_param(self) -> dict[str, str]:
+        return {"Id": self.cleaned_data["target"], "Type": self.cleaned_data["target_type"]}
+
+    def notes_and_tags(self) -> dict[str, Any]:
+        """The optional Notes and Tags parameters, when given."""
+        params: dict[str, Any] = {}
+        if self.cleaned_data.get("notes"):
+            params["Notes"] = self.cleaned_data["notes"]
+        if self.cleaned_data.get("tags"):
+            params["Tags"] = self.cleaned_data["tags"]
+        return params
+
+    def aws_params(self) -> dict[str, Any]:
+        """Exactly what the invitation call will receive (for the review page)."""
+        raise NotImplementedError
+
+
+class InviteAccountForm(InviteForm):
     target = TargetField(label="Account id or email address")
     notes = model_char_field(
         "HandshakeNotes",
@@ -230,24 +260,9 @@ class InviteAccountForm(ActionForm):
         label="Tags (one key=value per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
 
-    def clean_target(self) -> str:
-        value: str = self.cleaned_data["target"]
-        self.cleaned_data["target_type"] = target_type_of(value)
-        return value
-
-    def clean_tags(self) -> list[dict[str, str]]:
-        return parse_tags(self.cleaned_data.get("tags") or "")
-
     def aws_params(self) -> dict[str, Any]:
         """Exactly what InviteAccountToOrganization will receive (for the review page)."""
-        params: dict[str, Any] = {
-            "Target": {"Id": self.cleaned_data["target"], "Type": self.cleaned_data["target_type"]}
-        }
-        if self.cleaned_data.get("notes"):
-            params["Notes"] = self.cleaned_data["notes"]
-        if self.cleaned_data.get("tags"):
-            params["Tags"] = self.cleaned_data["tags"]
-        return params
+        return {"Target": self.target_param(), **self.notes_and_tags()}
 
 
 class EnableAllFeaturesForm(ActionForm):

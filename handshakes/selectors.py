@@ -13,13 +13,14 @@ from typing import Any
 
 from django import forms
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404, QueryDict
+from django.http import QueryDict
 from django.utils import timezone
 
 from orgportal.aws import enum_choices, shape_constraints
-from orgportal.listing import MultipleChoiceFilter, Page, Sort, keyset_page, parse_filters, parse_ordering
+from orgportal.forms import form_field
+from orgportal.listing import ListFilters, Listing, MultipleChoiceFilter, Sort, apply_filters
 from orgportal.models import AwsConnection, Role
-from orgportal.pages import change_lines, party_account_ids, party_names
+from orgportal.pages import change_lines, get_cached_for_user, party_account_ids, party_names
 from orgportal.roles import User, connections_for
 from transfers.models import ResponsibilityTransfer
 
@@ -39,48 +40,33 @@ HANDSHAKE_ID_PATTERN = shape_constraints("HandshakeId")["pattern"]
 ACCEPT_BEFORE_START = timedelta(hours=24)
 
 
-class HandshakeFilters(forms.Form):
-    """The list's query string. Every field is optional; a refused value is ignored with a notice."""
+class HandshakeFilters(ListFilters):
+    """The list's query string (connection, party and search come with ListFilters)."""
 
-    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
     action = MultipleChoiceFilter(label="Action", required=False)
     state = MultipleChoiceFilter(label="State", required=False)
     direction = forms.ChoiceField(label="Direction", required=False, choices=[("", "Both"), *Direction.choices])
-    party = forms.CharField(label="Party", required=False, max_length=254, strip=True)
-    q = forms.CharField(label="Search", required=False, max_length=128, strip=True)
 
     def __init__(self, data: QueryDict, connections: list[AwsConnection]) -> None:
-        super().__init__(data)
-        self.fields["connection"].choices = [("", "Every connection")] + [(c.pk, c.name) for c in connections]  # type: ignore[attr-defined]
-        self.fields["action"].choices = enum_choices("ActionType")  # type: ignore[attr-defined]
-        self.fields["state"].choices = enum_choices("HandshakeState")  # type: ignore[attr-defined]
-
-
-def handshakes_for_user(user: User) -> QuerySet[Handshake]:
-    """Every handshake cached for a connection `user` may read."""
-    return Handshake.objects.filter(connection__in=connections_for(user, Role.VIEWER))
+        super().__init__(data, connections)
+        form_field(self, "action", MultipleChoiceFilter).choices = enum_choices("ActionType")
+        form_field(self, "state", MultipleChoiceFilter).choices = enum_choices("HandshakeState")
 
 
 def get_handshake_for_user(user: User, pk: int) -> Handshake:
     """The handshake `pk` if it belongs to a connection `user` may read; 404 otherwise."""
-    try:
-        return handshakes_for_user(user).select_related("connection").get(pk=pk)
-    except Handshake.DoesNotExist:
-        raise Http404("No such handshake") from None
+    return get_cached_for_user(Handshake, user, pk, missing="No such handshake")
 
 
 def filter_handshakes(
     queryset: QuerySet[Handshake], filters: dict[str, Any], connections: list[AwsConnection]
 ) -> QuerySet[Handshake]:
     """Apply the accepted filters (cleaned values of HandshakeFilters)."""
-    if "connection" in filters:
-        queryset = queryset.filter(connection_id=filters["connection"])
-    if "action" in filters:
-        queryset = queryset.filter(action__in=filters["action"])
-    if "state" in filters:
-        queryset = queryset.filter(state__in=filters["state"])
-    if "direction" in filters:
-        queryset = queryset.filter(direction=filters["direction"])
+    queryset = apply_filters(
+        queryset,
+        filters,
+        {"connection": "connection_id", "action": "action__in", "state": "state__in", "direction": "direction"},
+    )
     if "party" in filters:
         # The other party by its id or email, or by its name in the Account cache.
         party = filters["party"]
@@ -99,53 +85,24 @@ def filter_handshakes(
     return queryset
 
 
-def filtered_handshakes(
-    *, connections: list[AwsConnection], params: QueryDict
-) -> tuple[QuerySet[Handshake], HandshakeFilters, dict[str, Any], list[str]]:
-    """The one parse of the list's query string, shared by the list page and its CSV export
-    (handshakes/exports.py) so both show the same rows: the handshakes of `connections` that
-    pass the accepted filters, the bound form, the accepted values, and a notice per refused one."""
-    form = HandshakeFilters(params, connections)
-    filters, notices = parse_filters(form)
-    queryset = Handshake.objects.filter(connection_id__in=[c.pk for c in connections])
-    return filter_handshakes(queryset, filters, connections), form, filters, notices
-
-
-@dataclass
-class HandshakeList:
-    form: HandshakeFilters
-    filters: dict[str, Any]
-    page: Page[Handshake]
-    connections: list[AwsConnection]
-    notices: list[str]
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.filters)
-
-
-def handshake_list(*, connections: list[AwsConnection], params: QueryDict) -> HandshakeList:
-    """One page of the handshake list as the query string asks (two queries: rows, party names)."""
-    queryset, form, filters, notices = filtered_handshakes(connections=connections, params=params)
-    ordering, sort_notice = parse_ordering(params.get("sort"), SORTS, DEFAULT_SORT)
-    if sort_notice:
-        notices.append(sort_notice)
-    queryset = queryset.select_related("connection")
-    # The nested lists can be large and the list shows neither: leave them in the database.
-    queryset = queryset.defer("parties", "resources", "fingerprint")
-    # Several states (the inbox's "open" link asks for OPEN and REQUESTED): one indexed read each.
-    split = ("state", filters["state"]) if len(filters.get("state", ())) > 1 else None
-    page = keyset_page(queryset, ordering, params.get("cursor"), split=split)
-    notices += page.notices
-    name_counterparties(page.rows, connections)
-    shown = [c for c in connections if c.pk == filters["connection"]] if "connection" in filters else connections
-    return HandshakeList(form=form, filters=filters, page=page, connections=shown, notices=notices)
-
-
 def name_counterparties(handshakes: list[Handshake], connections: list[AwsConnection]) -> None:
     names = party_names(connections, [h.counterparty for h in handshakes])
     for h in handshakes:
         h.counterparty_name = names.get(h.counterparty, "")  # type: ignore[attr-defined]
+
+
+HANDSHAKES = Listing(
+    model=Handshake,
+    form=HandshakeFilters,
+    apply=filter_handshakes,
+    sorts=SORTS,
+    default_sort=DEFAULT_SORT,
+    annotate=name_counterparties,
+    # The nested lists can be large and the list shows neither: leave them in the database.
+    defer=("parties", "resources", "fingerprint"),
+    # Several states (the inbox's "open" link asks for OPEN and REQUESTED): one indexed read each.
+    split_on="state",
+)
 
 
 # --- detail ------------------------------------------------------------------------------------

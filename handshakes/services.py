@@ -10,6 +10,7 @@ cannot skip them either.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -110,30 +111,40 @@ def _guard_open(handshake: Handshake, *, direction: str, verb: str, refresh: boo
     return guard
 
 
-def _answer(
-    *,
-    handshake: Handshake,
-    actor: Any,
-    request: HttpRequest | None,
-    operation: str,
-    verb: str,
-    direction: str,
-    role: str,
-    audit_action: str,
-) -> Handshake:
-    _require(actor, handshake.connection, role)
-    guard = _guard_open(handshake, direction=direction, verb=verb)
+@dataclass(frozen=True)
+class Answer:
+    """One way to answer an open handshake: the AWS call, the side that may give it, the role."""
+
+    operation: str
+    direction: str
+    role: str
+
+
+ANSWERS = {
+    "accept": Answer("AcceptHandshake", Direction.RECEIVED, Role.APPROVER),
+    "decline": Answer("DeclineHandshake", Direction.RECEIVED, Role.APPROVER),
+    "cancel": Answer("CancelHandshake", Direction.SENT, Role.OPERATOR),
+}
+
+
+def handshake_answer(*, handshake: Handshake, verb: str, actor: Any, request: HttpRequest | None = None) -> Handshake:
+    """Answer an open handshake as `verb` (a key of ANSWERS) says: accept or decline a received
+    invitation (AcceptHandshake, DeclineHandshake; Approver role), or cancel one this connection
+    sent (CancelHandshake; Operator role)."""
+    answer = ANSWERS[verb]
+    _require(actor, handshake.connection, answer.role)
+    guard = _guard_open(handshake, direction=answer.direction, verb=verb)
     # Fail fast, on the row as loaded, before touching the claim table; under the claim the guard
     # reads it again.
-    _guard_open(handshake, direction=direction, verb=verb, refresh=False)()
+    _guard_open(handshake, direction=answer.direction, verb=verb, refresh=False)()
     outcome = perform(
         connection=handshake.connection,
         actor=actor,
         request=request,
-        action=audit_action,
+        action=f"handshake.{verb}",
         resource=handshake.handshake_id,
         key=resource_key("handshake", handshake.handshake_id),
-        operation=operation,
+        operation=answer.operation,
         params={"HandshakeId": handshake.handshake_id},
         guard=guard,
         apply=lambda data: apply_handshake(handshake=handshake, data=data["Handshake"]),
@@ -145,44 +156,17 @@ def _answer(
 
 def handshake_accept(*, handshake: Handshake, actor: Any, request: HttpRequest | None = None) -> Handshake:
     """Accept a received invitation (AcceptHandshake). Approver role."""
-    return _answer(
-        handshake=handshake,
-        actor=actor,
-        request=request,
-        operation="AcceptHandshake",
-        verb="accept",
-        direction=Direction.RECEIVED,
-        role=Role.APPROVER,
-        audit_action="handshake.accept",
-    )
+    return handshake_answer(handshake=handshake, verb="accept", actor=actor, request=request)
 
 
 def handshake_decline(*, handshake: Handshake, actor: Any, request: HttpRequest | None = None) -> Handshake:
     """Decline a received invitation (DeclineHandshake). Approver role."""
-    return _answer(
-        handshake=handshake,
-        actor=actor,
-        request=request,
-        operation="DeclineHandshake",
-        verb="decline",
-        direction=Direction.RECEIVED,
-        role=Role.APPROVER,
-        audit_action="handshake.decline",
-    )
+    return handshake_answer(handshake=handshake, verb="decline", actor=actor, request=request)
 
 
 def handshake_cancel(*, handshake: Handshake, actor: Any, request: HttpRequest | None = None) -> Handshake:
     """Cancel an invitation this connection sent (CancelHandshake). Operator role."""
-    return _answer(
-        handshake=handshake,
-        actor=actor,
-        request=request,
-        operation="CancelHandshake",
-        verb="cancel",
-        direction=Direction.SENT,
-        role=Role.OPERATOR,
-        audit_action="handshake.cancel",
-    )
+    return handshake_answer(handshake=handshake, verb="cancel", actor=actor, request=request)
 
 
 def organization_invite_account(

@@ -1,10 +1,11 @@
 """Lists of cached rows: filters read from the query string, a sort, and keyset pagination.
 
-The one helper behind the transfer and handshake lists. Why keyset and not OFFSET: page 50 of
-100,000 handshakes costs the same as page 1 (the database seeks to the cursor through an index
-instead of counting past 2,450 rows), and a row inserted by a sync while someone pages does not
-shift every later page by one. The cursor names the last (or first) row shown — its sort value
-and primary key — and lives in the URL, so a page can be bookmarked and shared.
+The one helper behind the transfer and handshake lists: each describes itself as a `Listing`
+(its model, filter form, filters, sorts) and this module does the rest. Why keyset and not
+OFFSET: page 50 of 100,000 handshakes costs the same as page 1 (the database seeks to the cursor
+through an index instead of counting past 2,450 rows), and a row inserted by a sync while someone
+pages does not shift every later page by one. The cursor names the last (or first) row shown —
+its sort value and primary key — and lives in the URL, so a page can be bookmarked and shared.
 
 Rows whose sort value is NULL (a transfer without a start yet) always come last, in both
 directions, on SQLite and PostgreSQL alike (their native NULL orders differ).
@@ -28,8 +29,15 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
+
+from .forms import form_field
+from .history import CachedAwsObject
+from .models import AwsConnection
 
 M = TypeVar("M", bound=models.Model)
+C = TypeVar("C", bound=CachedAwsObject)
+F = TypeVar("F", bound="ListFilters")
 
 PAGE_SIZE = 50
 
@@ -86,6 +94,24 @@ class MultipleChoiceFilter(forms.MultipleChoiceField):
         return [v for v in super().to_python(value) if v != ""]
 
 
+class ListFilters(forms.Form):
+    """Base of a list's filter form, bound to its query string. Every field is optional; a refused
+    value is ignored with a notice (`parse_filters`). Every list filters by connection (first) and
+    by party and search text (last, as components/list_page.html shows them); a subclass declares
+    its own filters, which come between."""
+
+    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
+    party = forms.CharField(label="Party", required=False, max_length=254, strip=True)
+    q = forms.CharField(label="Search", required=False, max_length=128, strip=True)
+
+    def __init__(self, data: QueryDict, connections: list[AwsConnection]) -> None:
+        super().__init__(data)
+        self.order_fields([*(name for name in self.fields if name not in ("party", "q")), "party", "q"])
+        form_field(self, "connection", forms.TypedChoiceField).choices = [("", "Every connection")] + [
+            (c.pk, c.name) for c in connections
+        ]
+
+
 def parse_filters(form: forms.Form) -> tuple[dict[str, Any], list[str]]:
     """The filters a bound form accepts, and one notice per value it refused (ignored, not fatal)."""
     form.is_valid()
@@ -95,6 +121,15 @@ def parse_filters(form: forms.Form) -> tuple[dict[str, Any], list[str]]:
         notices.append(f"Ignored the {str(label).lower()} filter: {' '.join(str(e) for e in errors)}")
     cleaned = {name: value for name, value in form.cleaned_data.items() if value not in (None, "", [], ())}
     return cleaned, notices
+
+
+def apply_filters(queryset: QuerySet[M], filters: dict[str, Any], lookups: dict[str, str]) -> QuerySet[M]:
+    """`queryset` narrowed by each accepted filter that `lookups` maps to a lookup
+    (`{"state": "state__in"}`), in the order of `lookups`; other filters are the caller's."""
+    for name, lookup in lookups.items():
+        if name in filters:
+            queryset = queryset.filter(**{lookup: filters[name]})
+    return queryset
 
 
 # --- the cursor --------------------------------------------------------------------------------
@@ -270,3 +305,74 @@ def keyset_page(
         first = rows[0]
         page.previous_cursor = Cursor(ordering.param, getattr(first, f), first.pk, backwards=True).encode()
     return page
+
+
+# --- one list ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ListResult(Generic[C, F]):
+    """One page of a list as its query string asks."""
+
+    form: F
+    filters: dict[str, Any]
+    page: Page[C]
+    connections: list[AwsConnection]  # the connections the rows come from (for freshness)
+    notices: list[str]
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.filters)
+
+
+@dataclass(frozen=True)
+class Listing(Generic[C, F]):
+    """A list page of cached rows (`model` has a `connection`): how its query string filters
+    the rows, how it sorts them, and what each page loads beside them."""
+
+    model: type[C]
+    # The filter form of the query string, bound to it and to the user's connections.
+    form: Callable[[QueryDict, list[AwsConnection]], F]
+    # Narrows the rows by the filters the form accepted.
+    apply: Callable[[QuerySet[C], dict[str, Any], list[AwsConnection]], QuerySet[C]]
+    sorts: tuple[Sort, ...]
+    default_sort: str
+    # Attaches what rows show beside their own fields (party names), one query for the page.
+    annotate: Callable[[list[C], list[AwsConnection]], None]
+    # Fields the list does not show (large JSON): left in the database.
+    defer: tuple[str, ...] = ()
+    # A multiple-choice filter to read as one indexed walk per value (see `keyset_page`).
+    split_on: str | None = None
+
+    def filtered(
+        self, *, connections: list[AwsConnection], params: QueryDict
+    ) -> tuple[QuerySet[C], F, dict[str, Any], list[str]]:
+        """The one parse of the list's query string, shared by the list page and its CSV export
+        so both show the same rows: the rows of `connections` that pass the accepted filters, the
+        bound form, the accepted values, and a notice per refused one."""
+        form = self.form(params, connections)
+        filters, notices = parse_filters(form)
+        queryset = self.model._default_manager.filter(connection_id__in=[c.pk for c in connections])
+        return self.apply(queryset, filters, connections), form, filters, notices
+
+    def page(self, *, connections: list[AwsConnection], params: QueryDict) -> ListResult[C, F]:
+        """One page of the list as the query string asks, for a user who may read `connections`.
+
+        A fixed number of queries whatever the page size: the page (one, or one per value of a
+        split filter), what `annotate` loads (one), and the party filter's name lookup when it
+        names one.
+        """
+        queryset, form, filters, notices = self.filtered(connections=connections, params=params)
+        ordering, sort_notice = parse_ordering(params.get("sort"), self.sorts, self.default_sort)
+        if sort_notice:
+            notices.append(sort_notice)
+        queryset = queryset.select_related("connection")
+        if self.defer:
+            queryset = queryset.defer(*self.defer)
+        split_on = self.split_on
+        split = (split_on, filters[split_on]) if split_on and len(filters.get(split_on, ())) > 1 else None
+        page = keyset_page(queryset, ordering, params.get("cursor"), split=split)
+        notices += page.notices
+        self.annotate(page.rows, connections)
+        shown = [c for c in connections if c.pk == filters["connection"]] if "connection" in filters else connections
+        return ListResult(form=form, filters=filters, page=page, connections=shown, notices=notices)

@@ -1,5 +1,6 @@
 """What every read-only page shares: the user's connections loaded once, how fresh their data is,
-party names from the Account cache, and a change's history turned into readable lines.
+party names from the Account cache, a change's history turned into readable lines, the "for this
+user" lookup of one cached row, and the one view flow of the list pages and of their CSV exports.
 
 Pages never call AWS: everything here reads the cache the sync writes.
 """
@@ -8,15 +9,22 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
 
+from audit.csv import stream_csv
+
+from .listing import C, Listing, sort_links
 from .models import Account, AwsConnection, Grant, Role, SyncRun
-from .roles import IMPLIES, User, connections_for
+from .roles import IMPLIES, User, connections_for, get_connection_for_user, request_user
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -44,6 +52,19 @@ def roles_by_connection(user: User) -> dict[int, frozenset[str]]:
     for connection_id, role in grants.values_list("connection_id", "role"):
         held[connection_id] |= IMPLIES[role]
     return defaultdict(frozenset, {pk: frozenset(roles) for pk, roles in held.items()})
+
+
+def get_cached_for_user(model: type[C], user: User, pk: int, *, missing: str) -> C:
+    """The cached row `pk` of `model` if it belongs to a connection `user` may read; otherwise a
+    404 that says `missing` (the portal does not confirm another connection's rows exist)."""
+    try:
+        return (
+            model._default_manager.filter(connection__in=connections_for(user, Role.VIEWER))
+            .select_related("connection")
+            .get(pk=pk)
+        )
+    except model.DoesNotExist:
+        raise Http404(missing) from None
 
 
 @dataclass(frozen=True)
@@ -136,3 +157,83 @@ def change_lines(kind: str, changes: dict[str, Any]) -> list[FieldChange]:
         else:
             lines.append(FieldChange(name, None, value, False))
     return lines
+
+
+# --- the list pages ----------------------------------------------------------------------------
+
+
+def list_view(
+    request: HttpRequest,
+    listing: Listing[C, Any],
+    *,
+    template: str,
+    actions: Callable[[C, frozenset[str]], list[tuple[str, str]]],
+    url_name: str,
+    export_url_name: str,
+) -> HttpResponse:
+    """A list page (`listing` over the user's connections, one page as the query string asks):
+    the whole `template`, or for htmx only its `#rows` partial. Read-only: never calls AWS."""
+    user = request_user(request)
+    connections = visible_connections(user)
+    result = listing.page(connections=connections, params=request.GET)
+    roles = roles_by_connection(user)
+    for row in result.page.rows:
+        # What the user may do on each row, from the actions room's own rule (no query per row).
+        row.actions = actions(row, roles[row.connection_id])  # type: ignore[attr-defined]
+    context = {
+        "result": result,
+        "page": result.page,
+        "notices": result.notices,
+        "freshness": Freshness(result.connections),
+        "links": sort_links(listing.sorts, result.page.ordering),
+        "ordering": result.page.ordering,
+        "has_connections": bool(connections),
+        "list_url": reverse(url_name),
+        # The CSV export takes the same query string (`Listing.filtered`); it needs the Auditor role.
+        "export_url": reverse(export_url_name),
+        "can_export": user.is_superuser or any(Role.AUDITOR in held for held in roles.values()),
+    }
+    if getattr(request, "htmx", False):
+        template += "#rows"
+    return render(request, template, context)
+
+
+def export_connections(request: HttpRequest, params: QueryDict) -> QuerySet[AwsConnection]:
+    """The connections to export: the one named in `connection` (404 unseen, 403 without the
+    Auditor role), else every connection where the user is an auditor (403 if none)."""
+    named = params.get("connection")
+    if named:
+        connection = get_connection_for_user(request.user, named, Role.AUDITOR)
+        return AwsConnection.objects.filter(pk=connection.pk)
+    connections = connections_for(request.user, Role.AUDITOR)
+    if not connections.exists():
+        raise PermissionDenied("Exports need the Auditor role.")
+    return connections
+
+
+def list_export(
+    request: HttpRequest,
+    listing: Listing[Any, Any],
+    *,
+    header: tuple[str, ...],
+    order: tuple[str, ...],
+    filename: str,
+    what: str,
+) -> StreamingHttpResponse:
+    """The CSV export of a list: the rows the list page shows for the same query string (its own
+    filter parsing, `listing.filtered`) on the connections `export_connections` allows, in `order`,
+    streamed through the one writer (`audit.csv.stream_csv`), audited. The first column is the
+    connection's name, the others are the model's fields named in `header`."""
+    connections = export_connections(request, request.GET)
+    queryset, *_ = listing.filtered(connections=list(connections), params=request.GET)
+    columns = ("connection__name", *header[1:])
+    rows: Any = queryset.order_by(*order).values_list(*columns).iterator(chunk_size=2000)
+    only = connections.first() if request.GET.get("connection") else None
+    return stream_csv(
+        request,
+        filename=filename,
+        header=header,
+        rows=rows,
+        audit_params={"what": what, **{k: request.GET.getlist(k) for k in request.GET}},
+        connection=only,
+    )

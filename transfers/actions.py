@@ -1,7 +1,8 @@
 """Action views of billing transfers: invite an organization, cancel the invitation, rename,
-terminate. Each one runs the shared edit → review → confirm flow (`handshakes.actions.run_action`)
-and calls one service in `transfers.services`. Another connection's transfer is a 404, a missing
-role a 403, on GET as well as POST.
+terminate. Each one runs the shared edit → review → confirm flow (`handshakes.actions.run_action`;
+the invitation through `run_invitation`, as the account invitation does) and calls one service in
+`transfers.services`. Another connection's transfer is a 404, a missing role a 403, on GET as
+well as POST.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from handshakes.actions import run_action, safe_next, url_or
-from handshakes.forms import ActionForm, CancelForm
+from handshakes.actions import run_action, run_invitation, safe_next, url_or
+from handshakes.forms import CancelForm
 from orgportal.actions import action_view
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import connections_for, get_connection_for_user, require_role, roles_on
@@ -73,39 +74,21 @@ def _detail(transfer: ResponsibilityTransfer) -> str:
 @action_view(role=Role.OPERATOR, target="connection")
 def invite(request: HttpRequest, connection_pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, connection_pk, Role.OPERATOR)
-    form = InviteOrganizationForm(request.POST or None)
-
-    def perform(f: ActionForm) -> Any:
-        assert isinstance(f, InviteOrganizationForm)
-        data = f.cleaned_data
-        return services.transfer_invite(
-            connection=connection,
-            actor=request.user,
-            target_id=data["target"],
-            target_type=data["target_type"],
-            source_name=data["source_name"],
-            start_at=data["start"],
-            notes=data.get("notes") or "",
-            tags=data.get("tags") or None,
-            request=request,
-            submission=f.submission_token,
-        )
-
-    return run_action(
+    return run_invitation(
         request,
-        form=form,
+        connection=connection,
+        form=InviteOrganizationForm(request.POST or None),
+        invite=services.transfer_invite,
         context={
             "title": f"Invite an organization to let {connection.name} pay its bills",
             "verb": "send invitation",
-            "connection": connection,
             "intro": "The invited organization's management account must accept at least 24 hours before the "
             "start. From the start date this organization receives and pays a separate invoice for it.",
         },
         operation="InviteOrganizationToTransferResponsibility",
-        params=lambda f: f.aws_params(),  # type: ignore[attr-defined]
-        perform=perform,
-        success=lambda h: f"Invitation {h.handshake_id} sent to {h.counterparty or 'the organization'}.",
-        next_url=safe_next(request, url_or("transfer_list", default="inbox")),
+        fields={"source_name": "source_name", "start_at": "start"},
+        invitee="the organization",
+        list_url_name="transfer_list",
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from handshakes.forms import ActionForm, TargetField, model_char_field, parse_tags, target_type_of
+from handshakes.forms import ActionForm, InviteForm, TargetField, model_char_field
 
 from .models import ResponsibilityTransfer
 from .services import end_choices, start_choices
@@ -38,7 +38,7 @@ class _MomentChoiceField(forms.TypedChoiceField):
         )
 
 
-class InviteOrganizationForm(ActionForm):
+class InviteOrganizationForm(InviteForm):
     """InviteOrganizationToTransferResponsibility: this organization offers to pay another's bills."""
 
     target = TargetField(
@@ -70,28 +70,15 @@ class InviteOrganizationForm(ActionForm):
             help_text="The invited organization must accept at least 24 hours before the start.",
         )
 
-    def clean_target(self) -> str:
-        value: str = self.cleaned_data["target"]
-        self.cleaned_data["target_type"] = target_type_of(value)
-        return value
-
-    def clean_tags(self) -> list[dict[str, str]]:
-        return parse_tags(self.cleaned_data.get("tags") or "")
-
     def aws_params(self) -> dict[str, Any]:
-        """Exactly what the API will receive (for the review page)."""
-        data = self.cleaned_data
-        params: dict[str, Any] = {
+        """Exactly what InviteOrganizationToTransferResponsibility will receive (for the review page)."""
+        return {
             "Type": "BILLING",
-            "Target": {"Id": data["target"], "Type": data["target_type"]},
-            "SourceName": data["source_name"],
-            "StartTimestamp": data["start"],
+            "Target": self.target_param(),
+            "SourceName": self.cleaned_data["source_name"],
+            "StartTimestamp": self.cleaned_data["start"],
+            **self.notes_and_tags(),
         }
-        if data.get("notes"):
-            params["Notes"] = data["notes"]
-        if data.get("tags"):
-            params["Tags"] = data["tags"]
-        return params
 
 
 class RenameTransferForm(ActionForm):

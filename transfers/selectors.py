@@ -14,13 +14,14 @@ from typing import Any
 
 from django import forms
 from django.db.models import Q, QuerySet
-from django.http import Http404, QueryDict
+from django.http import QueryDict
 
 from handshakes.models import Handshake
 from orgportal.aws import enum_choices
-from orgportal.listing import MultipleChoiceFilter, Page, Sort, keyset_page, parse_filters, parse_ordering
+from orgportal.forms import form_field
+from orgportal.listing import ListFilters, Listing, MultipleChoiceFilter, Sort, apply_filters
 from orgportal.models import AwsConnection, Role
-from orgportal.pages import change_lines, party_account_ids, party_names
+from orgportal.pages import change_lines, get_cached_for_user, party_account_ids, party_names
 from orgportal.roles import User, connections_for
 
 from .models import Direction, ResponsibilityTransfer, TransferChange
@@ -46,51 +47,39 @@ def month_range(value: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-class TransferFilters(forms.Form):
-    """The list's query string. Every field is optional; a refused value is ignored with a notice."""
+class TransferFilters(ListFilters):
+    """The list's query string (connection, party and search come with ListFilters)."""
 
-    connection = forms.TypedChoiceField(label="Connection", required=False, coerce=int, empty_value=None)
     direction = forms.ChoiceField(label="Direction", required=False, choices=[("", "Both"), *Direction.choices])
     status = MultipleChoiceFilter(label="Status", required=False)
     type = forms.ChoiceField(label="Type", required=False)
     start = forms.RegexField(
         label="Start month", required=False, regex=_MONTH, error_messages={"invalid": "use a month like 2025-07."}
     )
-    party = forms.CharField(label="Party", required=False, max_length=254, strip=True)
-    q = forms.CharField(label="Search", required=False, max_length=128, strip=True)
 
     def __init__(self, data: QueryDict, connections: list[AwsConnection]) -> None:
-        super().__init__(data)
-        self.fields["connection"].choices = [("", "Every connection")] + [(c.pk, c.name) for c in connections]  # type: ignore[attr-defined]
-        self.fields["status"].choices = enum_choices("ResponsibilityTransferStatus")  # type: ignore[attr-defined]
-        self.fields["type"].choices = [("", "Every type"), *enum_choices("ResponsibilityTransferType")]  # type: ignore[attr-defined]
-
-
-def transfers_for_user(user: User) -> QuerySet[ResponsibilityTransfer]:
-    """Every transfer cached for a connection `user` may read."""
-    return ResponsibilityTransfer.objects.filter(connection__in=connections_for(user, Role.VIEWER))
+        super().__init__(data, connections)
+        form_field(self, "status", MultipleChoiceFilter).choices = enum_choices("ResponsibilityTransferStatus")
+        form_field(self, "type", forms.ChoiceField).choices = [
+            ("", "Every type"),
+            *enum_choices("ResponsibilityTransferType"),
+        ]
 
 
 def get_transfer_for_user(user: User, pk: int) -> ResponsibilityTransfer:
     """The transfer `pk` if it belongs to a connection `user` may read; 404 otherwise."""
-    try:
-        return transfers_for_user(user).select_related("connection").get(pk=pk)
-    except ResponsibilityTransfer.DoesNotExist:
-        raise Http404("No such billing transfer") from None
+    return get_cached_for_user(ResponsibilityTransfer, user, pk, missing="No such billing transfer")
 
 
 def filter_transfers(
     queryset: QuerySet[ResponsibilityTransfer], filters: dict[str, Any], connections: list[AwsConnection]
 ) -> QuerySet[ResponsibilityTransfer]:
     """Apply the accepted filters (cleaned values of TransferFilters)."""
-    if "connection" in filters:
-        queryset = queryset.filter(connection_id=filters["connection"])
-    if "direction" in filters:
-        queryset = queryset.filter(direction=filters["direction"])
-    if "status" in filters:
-        queryset = queryset.filter(status__in=filters["status"])
-    if "type" in filters:
-        queryset = queryset.filter(type=filters["type"])
+    queryset = apply_filters(
+        queryset,
+        filters,
+        {"connection": "connection_id", "direction": "direction", "status": "status__in", "type": "type"},
+    )
     if "start" in filters:
         start, end = month_range(filters["start"])
         queryset = queryset.filter(start_at__gte=start, start_at__lt=end)
@@ -114,55 +103,22 @@ def filter_transfers(
     return queryset
 
 
-def filtered_transfers(
-    *, connections: list[AwsConnection], params: QueryDict
-) -> tuple[QuerySet[ResponsibilityTransfer], TransferFilters, dict[str, Any], list[str]]:
-    """The one parse of the list's query string, shared by the list page and its CSV export
-    (transfers/exports.py) so both show the same rows: the transfers of `connections` that
-    pass the accepted filters, the bound form, the accepted values, and a notice per refused one."""
-    form = TransferFilters(params, connections)
-    filters, notices = parse_filters(form)
-    queryset = ResponsibilityTransfer.objects.filter(connection_id__in=[c.pk for c in connections])
-    return filter_transfers(queryset, filters, connections), form, filters, notices
-
-
-@dataclass
-class TransferList:
-    form: TransferFilters
-    filters: dict[str, Any]
-    page: Page[ResponsibilityTransfer]
-    connections: list[AwsConnection]  # the connections the rows come from (for freshness)
-    notices: list[str]
-
-    @property
-    def filtered(self) -> bool:
-        return bool(self.filters)
-
-
-def transfer_list(*, connections: list[AwsConnection], params: QueryDict) -> TransferList:
-    """One page of the transfer list as the query string asks, for a user who may read `connections`.
-
-    A fixed number of queries whatever the page size: the page (one), party names (one), and the
-    party filter's name lookup when it names one.
-    """
-    queryset, form, filters, notices = filtered_transfers(connections=connections, params=params)
-    ordering, sort_notice = parse_ordering(params.get("sort"), SORTS, DEFAULT_SORT)
-    if sort_notice:
-        notices.append(sort_notice)
-    queryset = queryset.select_related("connection")
-    page = keyset_page(queryset, ordering, params.get("cursor"))
-    notices += page.notices
-    name_parties(page.rows, connections)
-    shown = [c for c in connections if c.pk == filters["connection"]] if "connection" in filters else connections
-    return TransferList(form=form, filters=filters, page=page, connections=shown, notices=notices)
-
-
 def name_parties(transfers: list[ResponsibilityTransfer], connections: list[AwsConnection]) -> None:
     """Attach `source_name`/`target_name` (from the Account cache) to each transfer."""
     names = party_names(connections, [a for t in transfers for a in (t.source_account_id, t.target_account_id)])
     for t in transfers:
         t.source_name = names.get(t.source_account_id, "")  # type: ignore[attr-defined]
         t.target_name = names.get(t.target_account_id, "")  # type: ignore[attr-defined]
+
+
+TRANSFERS = Listing(
+    model=ResponsibilityTransfer,
+    form=TransferFilters,
+    apply=filter_transfers,
+    sorts=SORTS,
+    default_sort=DEFAULT_SORT,
+    annotate=name_parties,
+)
 
 
 @dataclass

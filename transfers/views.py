@@ -12,9 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from orgportal.listing import sort_links
-from orgportal.models import Role
-from orgportal.pages import Freshness, roles_by_connection, visible_connections
+from orgportal.pages import Freshness, list_view
 
 from . import selectors
 from .actions import available_actions
@@ -23,29 +21,14 @@ from .actions import available_actions
 @login_required
 @require_GET
 def transfer_list(request: HttpRequest) -> HttpResponse:
-    connections = visible_connections(request.user)
-    result = selectors.transfer_list(connections=connections, params=request.GET)
-    roles = roles_by_connection(request.user)
-    for row in result.page.rows:
-        # What the user may do on each row, from the actions room's own rule (no query per row).
-        row.actions = available_actions(row, roles[row.connection_id])  # type: ignore[attr-defined]
-    context = {
-        "result": result,
-        "page": result.page,
-        "form": result.form,
-        "notices": result.notices,
-        "freshness": Freshness(result.connections),
-        "links": sort_links(selectors.SORTS, result.page.ordering),
-        "ordering": result.page.ordering,
-        "has_connections": bool(connections),
-        # The CSV export (transfers/exports.py) takes the same query string; it needs the Auditor role.
-        "can_export": getattr(request.user, "is_superuser", False)
-        or any(Role.AUDITOR in held for held in roles.values()),
-    }
-    template = "transfers/list.html"
-    if getattr(request, "htmx", False):
-        template += "#rows"
-    return render(request, template, context)
+    return list_view(
+        request,
+        selectors.TRANSFERS,
+        template="transfers/list.html",
+        actions=available_actions,
+        url_name="transfer_list",
+        export_url_name="transfer_export",
+    )
 
 
 @login_required
