@@ -211,27 +211,26 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
     """
     if not connection_ids:
         return []
-    base = (
-        Handshake.objects.filter(vanished_at__isnull=True, connection_id__in=connection_ids, direction=direction)
-        .select_related("connection")
-        # Only what the inbox shows: up to 4 x limit rows are read and most are dropped by the
-        # merge, so building whole rows (JSON lists, every connection column) cost more than the walks.
-        .only(*INBOX_FIELDS)
-    )
+    base = Handshake.objects.filter(vanished_at__isnull=True, connection_id__in=connection_ids, direction=direction)
     # AWS always sets an expiry; a row without one (and without a start) has no deadline and
     # is counted in the total but not ranked. One indexed walk per open state (indexes
     # handshake_open_invitations and handshake_state_start): `state IN (...)` would make the
-    # database sort every open row.
-    by_expiry: list[Handshake] = []
-    by_start: list[Handshake] = []
+    # database sort every open row. The walks read only what ranks a row, and one more query
+    # loads the `limit` rows shown: building up to 4 x limit whole rows (most of them dropped by
+    # the merge) cost more than the walks themselves.
+    walk = base.values_list("pk", "action", "expires_at", "transfer_start_at", named=True)
+    candidates: dict[int, Any] = {}
     for state in OPEN_STATES:
-        one = base.filter(state=state)
-        by_expiry += one.filter(expires_at__isnull=False).order_by("expires_at", "id")[:limit]
-        by_start += one.filter(action=TRANSFER_ACTION, transfer_start_at__isnull=False).order_by(
+        one = walk.filter(state=state)
+        by_expiry = one.filter(expires_at__isnull=False).order_by("expires_at", "id")
+        by_start = one.filter(action=TRANSFER_ACTION, transfer_start_at__isnull=False).order_by(
             "transfer_start_at", "id"
-        )[:limit]
-    merged = {h.pk: h for h in [*by_expiry, *by_start]}.values()
-    rows = sorted(merged, key=lambda h: (deadline_of(h), h.pk))[:limit]  # type: ignore[arg-type,return-value]
+        )
+        candidates.update((row.pk, row) for part in (by_expiry, by_start) for row in part[:limit])
+    ranked = sorted(candidates.values(), key=lambda row: (deadline_of(row), row.pk))[:limit]
+    # Only what the inbox shows (whole rows carry JSON lists and every connection column).
+    shown = Handshake.objects.select_related("connection").only(*INBOX_FIELDS).in_bulk([row.pk for row in ranked])
+    rows = [shown[row.pk] for row in ranked if row.pk in shown]
     now = timezone.now()
     for h in rows:
         h.deadline = deadline_of(h)  # type: ignore[attr-defined]
@@ -249,18 +248,18 @@ def open_invitation_counts(*, connection_ids: list[int]) -> dict[str, int]:
     when a list is full, so the inbox's query count never varies."""
     if not connection_ids:
         return {direction: 0 for direction in Direction.values}
-    # GROUP BY over `direction IN (...)`: the database counts each direction from the index
-    # handshake_open_invitations alone (a COUNT(...) FILTER per direction would read every row).
-    rows = (
-        Handshake.objects.filter(
-            state__in=OPEN_STATES,
-            vanished_at__isnull=True,
-            connection_id__in=connection_ids,
-            direction__in=Direction.values,
-        )
-        .values("direction")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    counts = {row["direction"]: row["n"] for row in rows}
-    return {direction: counts.get(direction, 0) for direction in Direction.values}
+    # One count per (direction, state), joined by UNION ALL into one query: with equality on both
+    # leading columns of the index handshake_open_invitations each count reads only its own rows,
+    # from the index alone (a COUNT(...) FILTER per direction would read every row; a GROUP BY over
+    # `direction IN (...) AND state IN (...)` made PostgreSQL walk every row of both directions,
+    # open or not, to keep its index order: 4-10 ms -> 1 ms on 100,000 handshakes).
+    base = Handshake.objects.filter(vanished_at__isnull=True, connection_id__in=connection_ids)
+    parts = [
+        base.filter(direction=direction, state=state).values("direction").annotate(n=Count("pk")).order_by()
+        for direction in Direction.values
+        for state in OPEN_STATES
+    ]
+    counts = {direction: 0 for direction in Direction.values}
+    for row in parts[0].union(*parts[1:], all=True):
+        counts[row["direction"]] += row["n"]
+    return counts

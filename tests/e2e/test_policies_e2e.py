@@ -32,6 +32,7 @@ INSPECTOR = {"inspector": {"enablement": {"ec2_scanning": {"enable_in_regions": 
 
 @pytest.fixture
 def page() -> Iterator[Any]:
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -41,6 +42,12 @@ def page() -> Iterator[Any]:
             page.set_default_timeout(10_000)
             yield page
         finally:
+            # While Playwright's loop is this thread's running loop, Django keeps the thread's
+            # database connections apart from its plain ones (asgiref Local, thread_critical):
+            # the test's ORM calls opened a connection there. Close it while it is still reachable;
+            # the test database's teardown only sees (and closes) the plain ones, and could not
+            # drop the database with this one open ("other session using the database").
+            connections.close_all()
             browser.close()
 
 
