@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
-from audit.csv import stream_csv
+from audit.csv import csv_bytes, stream_csv
 from transfers.exports import export_connections
 
 from .selectors import filtered_handshakes
@@ -45,8 +45,7 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
     return stream_csv(
         request,
         filename="handshakes.csv",
-        header=HEADER,
-        rows=rows,
+        body=csv_bytes(HEADER, rows),
         audit_params={"what": "handshakes", **{k: request.GET.getlist(k) for k in request.GET}},
         connection=only,
     )

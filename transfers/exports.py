@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, QueryDict, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
-from audit.csv import stream_csv
+from audit.csv import csv_bytes, stream_csv
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import connections_for, get_connection_for_user
 
@@ -64,8 +64,7 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
     return stream_csv(
         request,
         filename="billing-transfers.csv",
-        header=HEADER,
-        rows=rows,
+        body=csv_bytes(HEADER, rows),
         audit_params={"what": "transfers", **{k: request.GET.getlist(k) for k in request.GET}},
         connection=only,
     )
