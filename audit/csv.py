@@ -1,21 +1,30 @@
-"""The one CSV writer behind every export (audit, transfers, handshakes) and `export_audit`.
+"""The one CSV format behind every export (audit, transfers, handshakes) and `export_audit`.
 
-Rows stream: the header goes out before the query runs, then ~64 KB chunks as rows arrive, so
-the first byte is immediate and memory stays flat at any size. Feed it an iterator that fetches
-in chunks (``queryset.values_list(...).iterator(chunk_size=...)``: a server-side cursor on
-PostgreSQL). Cells are UTF-8, and a text cell that a spreadsheet would read as a formula (it
-starts with = + - @, a tab or a carriage return) gets a leading single quote.
+The format: UTF-8, comma-separated, LF line ends, a cell quoted (with doubled quotes inside)
+only when it holds , " CR or LF, None as an empty cell, and a text cell that a spreadsheet would
+read as a formula (it starts with = + - @, a tab or a carriage return) led by a single quote.
+That is PostgreSQL's own ``COPY ... (FORMAT csv)`` once the formulas are neutralized and empty
+text made NULL, so there are two writers of the one format, byte for byte the same:
+
+- `csv_chunks` / `csv_bytes`, in Python, for rows of any values;
+- `copy_csv`, for a values queryset of text and integer columns on PostgreSQL: the database
+  writes the CSV (cells neutralized in the SQL) and the bytes go out as they arrive.
+
+Both stream: the header goes out before the query runs, then ~64 KB chunks, so the first byte is
+immediate and memory stays flat at any size. Feed `csv_chunks` an iterator that fetches in chunks
+(``queryset.values_list(...).iterator(chunk_size=...)``: a server-side cursor on PostgreSQL).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
+from django.db import connections
+from django.db.models import CharField, IntegerField, QuerySet, TextField
 from django.http import HttpRequest, StreamingHttpResponse
 
 from .events import record
@@ -37,12 +46,23 @@ def neutralize(row: Sequence[Any]) -> list[Any]:
 # first character lets the regex engine skip ahead instead of trying every position.
 _SEPARATOR = "\x1f"
 _FORMULA_IN_COLUMN = re.compile("\x1f[=+\\-@\t\r]")
-# What makes the csv module (QUOTE_MINIMAL, lineterminator \r\n) quote a cell.
+# What makes a cell quoted (as the csv module quotes with a CRLF terminator, and PostgreSQL).
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
 
 
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text
+
+
+def _row_text(row: Sequence[Any]) -> str:
+    """One row as a line (without its end), a cell at a time."""
+    line = ",".join(_quoted("" if cell is None else str(cell)) for cell in neutralize(row))
+    # A lone empty cell is written "" (as the csv module does), or the row would read as none.
+    return '""' if len(row) == 1 and not line else line
+
+
 def _column_text(column: tuple[Any, ...]) -> list[str]:
-    """One column of a batch as CSV cells, exactly as csv.writer would write them, neutralized.
+    """One column of a batch as CSV cells, neutralized.
 
     Each check runs once over the whole column at C speed; only a column that needs it (a None,
     a formula, a comma or quote) pays for a Python-level pass over its cells.
@@ -55,25 +75,23 @@ def _column_text(column: tuple[Any, ...]) -> list[str]:
             for cell, text in zip(column, texts, strict=True)
         ]
     if _NEEDS_QUOTES.search(joined) is not None:
-        texts = ['"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text for text in texts]
+        texts = list(map(_quoted, texts))
     return texts
 
 
-def _batch_text(batch: list[Sequence[Any]], writer: Any, buffer: io.StringIO) -> None:
-    """Write a batch column by column: the csv module's output, several times faster.
+def _batch_text(batch: list[Sequence[Any]], buffer: io.StringIO) -> None:
+    """Write a batch column by column: several times faster than a cell at a time.
 
-    The csv module copies every character through its dialect checks one by one, which costs
-    more than fetching the rows; cells rarely need quoting, so most columns pass untouched.
-    Rows of uneven width, or a single column (where csv writes "" for an empty cell), take
-    the csv module itself.
+    Cells rarely need quoting, so most columns pass untouched. Rows of uneven width, or of a
+    single column (where an empty cell is written ""), go a row at a time.
     """
     widths = set(map(len, batch))
     if len(widths) != 1 or widths.pop() < 2:
-        writer.writerows(map(neutralize, batch))
-        return
-    columns = [_column_text(column) for column in zip(*batch, strict=True)]
-    buffer.write("\r\n".join(map(",".join, zip(*columns, strict=True))))
-    buffer.write("\r\n")
+        lines = map(_row_text, batch)
+    else:
+        lines = map(",".join, zip(*[_column_text(column) for column in zip(*batch, strict=True)], strict=True))
+    buffer.write("\n".join(lines))
+    buffer.write("\n")
 
 
 def csv_chunks(
@@ -81,18 +99,14 @@ def csv_chunks(
 ) -> Iterator[str]:
     """The CSV text in pieces of about `chunk_bytes`: the header alone first, then the rows.
 
-    Exactly what ``csv.writer(lineterminator="\\r\\n")`` writes for the neutralized rows: None
-    as an empty cell, other values with `str()`, quoted only when they hold , " CR or LF.
+    Each line is what ``csv.writer`` writes for the neutralized row (QUOTE_MINIMAL, None as an
+    empty cell, other values with `str()`), ended by LF instead of CRLF.
     """
+    yield _row_text(header) + "\n"
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(neutralize(header))
-    yield buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
     iterator = iter(rows)
     while batch := list(islice(iterator, _ROWS_PER_WRITE)):
-        _batch_text(batch, writer, buffer)
+        _batch_text(batch, buffer)
         if buffer.tell() >= chunk_bytes:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -101,9 +115,68 @@ def csv_chunks(
         yield buffer.getvalue()
 
 
-def _encoded(chunks: Iterator[str]) -> Iterator[bytes]:
-    for chunk in chunks:
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    """`csv_chunks` encoded in UTF-8."""
+    for chunk in csv_chunks(header, rows):
         yield chunk.encode("utf-8")
+
+
+def _sql_cell(column: str) -> str:
+    """SQL for a text column as the Python writer writes it: a formula-looking cell led by a
+    quote, an empty one NULL (COPY writes '' as "", NULL as nothing)."""
+    # Most cells start past the last formula start (a letter, a bracket): one comparison settles them.
+    last = max(map(ord, FORMULA_STARTS))
+    starts = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
+    return (
+        f"CASE WHEN ascii({column}) > {last} THEN {column} "
+        f"WHEN ascii({column}) IN ({starts}) THEN '''' || {column} ELSE NULLIF({column}, '') END"
+    )
+
+
+def _outer_order(values: QuerySet[Any], names: list[str]) -> str:
+    """The queryset's ORDER BY in terms of its own columns, so the wrapping query keeps the order."""
+    fields = list(values._fields)  # type: ignore[attr-defined]
+    query = values.query
+    terms = []
+    for term in query.order_by or (query.get_meta().ordering if query.default_ordering else None) or ():
+        if not isinstance(term, str) or term.removeprefix("-") not in fields:
+            raise ValueError(f"copy_csv orders only by selected columns, not {term!r}")
+        terms.append(names[fields.index(term.removeprefix("-"))] + (" DESC" if term.startswith("-") else ""))
+    return f" ORDER BY {', '.join(terms)}" if terms else ""
+
+
+def copy_csv(header: Sequence[str], values: QuerySet[Any], *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """PostgreSQL writes `values` (a ``values_list`` queryset) as the CSV `csv_bytes` would write.
+
+    The ORM compiles the query (filters and all); COPY wraps it, neutralizing its text columns.
+    The rows must be text or integers, whose database text is what `str()` gives, and at least
+    two (COPY writes a lone empty cell as nothing). PostgreSQL sends while we write (the socket
+    is the only buffer); its one-row messages are gathered into chunks of about `chunk_bytes`.
+    """
+    compiler = values.query.get_compiler(using=values.db)
+    sql, params = compiler.as_sql()
+    names = [f"c{n}" for n in range(len(compiler.select))]
+    cells = []
+    for name, (expression, _sql, _alias) in zip(names, compiler.select, strict=True):
+        field = expression.output_field
+        if not isinstance(field, CharField | TextField | IntegerField):
+            raise ValueError(f"copy_csv writes text and integer columns, not {field.__class__.__name__}")
+        cells.append(name if isinstance(field, IntegerField) else _sql_cell(name))
+    if len(cells) < 2:
+        raise ValueError("copy_csv writes two columns or more")
+    # Nothing here comes from a request: the ORM's SQL (its values are bound as `params`) and our own names.
+    select = f"SELECT {', '.join(cells)} FROM ({sql}) AS export ({', '.join(names)}){_outer_order(values, names)}"  # noqa: S608
+    query = f"COPY ({select}) TO STDOUT WITH (FORMAT csv, ENCODING 'UTF8')"
+    yield from csv_bytes(header, ())  # before the query runs
+    chunk = bytearray()
+    with connections[values.db].cursor() as cursor, cursor.cursor.copy(query, params) as copy:
+        for data in copy:
+            chunk += data
+            if len(chunk) >= chunk_bytes:
+                yield bytes(chunk)
+                chunk.clear()
+    if chunk:
+        yield bytes(chunk)
 
 
 def safe_filename(name: str) -> str:
@@ -115,15 +188,14 @@ def stream_csv(
     request: HttpRequest,
     *,
     filename: str,
-    header: Sequence[str],
-    rows: Iterable[Sequence[Any]],
+    body: Iterable[bytes],
     audit_params: Mapping[str, Any],
     connection: Any = None,
 ) -> StreamingHttpResponse:
-    """Audit the export (action "export", params = the filters) and stream `rows` as a CSV download.
+    """Audit the export (action "export", params = the filters) and stream `body` as a CSV download.
 
-    The caller has already checked the user may export these rows. `rows` is consumed lazily,
-    while the response is being sent.
+    `body` is the CSV from `csv_bytes` or `copy_csv`. The caller has already checked the user
+    may export these rows. `body` is consumed lazily, while the response is being sent.
     """
     name = safe_filename(filename)
     record(
@@ -133,7 +205,7 @@ def stream_csv(
         resource=name,
         params=dict(audit_params),
     )
-    response = StreamingHttpResponse(_encoded(csv_chunks(header, rows)), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response

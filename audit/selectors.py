@@ -15,6 +15,7 @@ from django.db.models.functions import Cast
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import User, connections_for
 
+from .csv import copy_csv, csv_bytes
 from .models import AuditEvent
 
 EXPORT_HEADER = (
@@ -133,13 +134,13 @@ def _unescaped(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
         yield row
 
 
-def export_rows(events: QuerySet[AuditEvent], *, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
-    """Plain tuples in EXPORT_HEADER order, oldest first, streamed (COPY on PostgreSQL, a chunked cursor on SQLite).
+def _export_values(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent, tuple[Any, ...]]:
+    """The export's columns in EXPORT_HEADER order, oldest first, as text and integers.
 
     JSON columns and the time come back as the database's text, so no row pays for decoding
     them into Python objects only to turn them back into text.
     """
-    rows = (
+    return (
         events.order_by("id")
         .annotate(
             time_text=Cast("time", TextField()),
@@ -166,22 +167,25 @@ def export_rows(events: QuerySet[AuditEvent], *, chunk_size: int = 5000) -> Iter
             "hash",
         )
     )
+
+
+def export_rows(events: QuerySet[AuditEvent], *, chunk_size: int = 5000) -> Iterator[tuple[Any, ...]]:
+    """Plain tuples in EXPORT_HEADER order, oldest first, streamed through a chunked cursor."""
+    values = _export_values(events)
     # The ORM compiles the query (filters and all); the rows are read without Django's per-row
     # iterator machinery, which would cost as much as writing the CSV.
-    sql, params = rows.query.sql_with_params()
     connection = connections[events.db]
-    if connection.vendor == "postgresql":
-        yield from _copy_rows(connection, sql, params)
-    else:
-        yield from _unescaped(_fetch(connection, sql, params, chunk_size))
+    sql, params = values.query.get_compiler(using=events.db).as_sql()
+    rows = _fetch(connection, sql, params, chunk_size)
+    yield from rows if connection.vendor == "postgresql" else _unescaped(rows)
 
 
-def _copy_rows(connection: Any, sql: str, params: Any) -> Iterator[tuple[Any, ...]]:
-    """Rows of `sql` through COPY ... TO STDOUT: PostgreSQL sends while we write (the socket is
-    the only buffer, so memory stays flat), where a cursor would wait a round trip per chunk.
-    Every value arrives as its text, which is all a CSV needs."""
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT", params) as copy:
-        yield from copy.rows()
+def export_csv(events: QuerySet[AuditEvent]) -> Iterator[bytes]:
+    """The export as CSV bytes, header first, streamed: written by PostgreSQL itself (COPY, cells
+    neutralized in the SQL), elsewhere by the Python writer from `export_rows`. The same bytes."""
+    if connections[events.db].vendor == "postgresql":
+        return copy_csv(EXPORT_HEADER, _export_values(events))
+    return csv_bytes(EXPORT_HEADER, export_rows(events))
 
 
 def _fetch(connection: Any, sql: str, params: Any, chunk_size: int) -> Iterator[tuple[Any, ...]]:

@@ -74,12 +74,10 @@ def export(request: HttpRequest) -> StreamingHttpResponse:
     connection = (
         AwsConnection.objects.filter(pk=filters.connection_id).first() if filters.connection_id is not None else None
     )
-    rows = selectors.export_rows(filters.apply(selectors.events_for(request.user)))
     return stream_csv(
         request,
         filename=f"audit-{timezone.now():%Y%m%d-%H%M%S}.csv",
-        header=selectors.EXPORT_HEADER,
-        rows=rows,
+        body=selectors.export_csv(filters.apply(selectors.events_for(request.user))),
         audit_params={"export": "audit", **filters.as_params()},
         connection=connection,
     )

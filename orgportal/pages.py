@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict, Streaming
 from django.shortcuts import render
 from django.urls import reverse
 
-from audit.csv import stream_csv
+from audit.csv import csv_bytes, stream_csv
 
 from .listing import C, Listing, sort_links
 from .models import Account, AwsConnection, Grant, Role, SyncRun
@@ -232,8 +232,7 @@ def list_export(
     return stream_csv(
         request,
         filename=filename,
-        header=header,
-        rows=rows,
+        body=csv_bytes(header, rows),
         audit_params={"what": what, **{k: request.GET.getlist(k) for k in request.GET}},
         connection=only,
     )

@@ -1,9 +1,10 @@
-"""The CSV writer writes exactly what the csv module would write for the neutralized rows."""
+"""The CSV writer writes exactly what the csv module would write for the neutralized rows, with LF line ends."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
@@ -20,12 +21,14 @@ cells = st.one_of(
 )
 
 
-def reference(header: list[str], rows: list[list[object]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(neutralize(header))
-    writer.writerows(neutralize(row) for row in rows)
-    return buffer.getvalue()
+def reference(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """The csv module's lines (with a CRLF terminator it quotes cells holding CR or LF), ended by LF."""
+    lines = []
+    for row in [header, *rows]:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerow(neutralize(row))
+        lines.append(buffer.getvalue().removesuffix("\r\n") + "\n")
+    return "".join(lines)
 
 
 @settings(max_examples=300, deadline=None)

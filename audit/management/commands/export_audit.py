@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.csv import csv_chunks
 from audit.events import record
 from audit.models import AuditEvent
-from audit.selectors import EXPORT_HEADER, AuditFilters, export_rows
+from audit.selectors import AuditFilters, export_csv
 
 
 def _moment(value: str | None, name: str) -> datetime | None:
@@ -48,6 +48,6 @@ class Command(BaseCommand):
             resource="export_audit",
             params={"export": "audit", **filters.as_params()},
         )
-        rows = export_rows(filters.apply(AuditEvent.objects.all()))
-        for chunk in csv_chunks(EXPORT_HEADER, rows):
-            self.stdout.write(chunk, ending="")
+        # Chunks from the database may split a character: decode incrementally.
+        for text in codecs.iterdecode(export_csv(filters.apply(AuditEvent.objects.all())), "utf-8"):
+            self.stdout.write(text, ending="")
