@@ -74,6 +74,7 @@ def pct(values: list[float], p: float) -> float:
 
 def main(n: int) -> None:
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)  # pages render with the production storage
     user = get_user_model().objects.create_user("bench-approver", password="x")
     client = Client(HTTP_HOST="localhost")  # an allowed host of the default settings
     client.force_login(user)

@@ -43,6 +43,7 @@ def setup_django() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
+    call_command("collectstatic", verbosity=0, interactive=False)  # pages render with the production storage
 
 
 def seed(handshakes: int, transfers: int, rng: random.Random) -> dict[str, Any]:
