@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/pages_bench.py
 	$(BIN)/python bench/export_bench.py
+	$(BIN)/python bench/accept_bench.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
