@@ -68,6 +68,20 @@ class Handshake(CachedAwsObject):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    @property
+    def action_label(self) -> str:
+        """What the handshake asks, in words; an action type AWS adds later reads as its name."""
+        return ACTION_LABELS.get(self.action) or self.action.replace("_", " ").capitalize()
+
+
+ACTION_LABELS = {
+    "TRANSFER_RESPONSIBILITY": "Billing transfer",
+    "INVITE": "Join the organization",
+    "ENABLE_ALL_FEATURES": "Enable all features",
+    "APPROVE_ALL_FEATURES": "Approve all features",
+    "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE": "Add the Organizations service-linked role",
+}
+
 
 class HandshakeChange(ObservedChange):
     handshake = models.ForeignKey(Handshake, on_delete=models.CASCADE, related_name="changes")

@@ -72,14 +72,20 @@ def main() -> int:
         subprocess.run([python, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
 
     def stop(*_: object) -> None:
+        # Each leader shuts its own children down (Celery's warm shutdown, gunicorn's graceful
+        # stop); whatever is left of a group after 10 s is killed.
         for proc in reversed(procs):
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                proc.terminate()
         for proc in procs:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
+                pass
+            try:
                 os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     endpoint = f"http://127.0.0.1:{ORGSIM_PORT}"

@@ -331,3 +331,16 @@ def test_nav_shows_users_only_to_admins(client: Client, personas: Personas, sync
     assert f'href="{reverse("users")}"' not in body(client.get(reverse("inbox")))
     personas.login(client, "admin")
     assert f'href="{reverse("users")}"' in body(client.get(reverse("inbox")))
+
+
+def test_every_handshake_action_of_the_model_reads_as_words() -> None:
+    import botocore.session
+
+    from handshakes.models import Handshake
+
+    model = botocore.session.get_session().get_service_model("organizations")
+    for action in model.shape_for("ActionType").enum:
+        label = Handshake(action=action).action_label
+        assert label and "_" not in label, (action, label)
+    assert Handshake(action="TRANSFER_RESPONSIBILITY").action_label == "Billing transfer"
+    assert Handshake(action="SOME_FUTURE_ACTION").action_label == "Some future action"
