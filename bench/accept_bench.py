@@ -14,28 +14,19 @@ opens a new database connection (several ms); a deployment behind gunicorn sets 
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("ORGPORTAL_VAR_DIR", tempfile.mkdtemp(prefix="accept-bench-"))
-# Production-like: DEBUG off (DEBUG keeps every SQL statement in memory and renders debug pages),
-# plain HTTP (the test client speaks no TLS), a throwaway key.
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("SECURE_TLS", "false")
-os.environ.setdefault("SECRET_KEY", "accept-bench-throwaway-key-" + "x" * 40)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgportal.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _django import setup
 
-import django
-
-django.setup()
+# Production-like: DEBUG off (DEBUG keeps every SQL statement in memory and renders debug pages).
+setup("accept-bench", static=True)
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
+from django.db import connection as db_connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
@@ -73,9 +64,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main(n: int) -> None:
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)  # pages render with the production storage
-    user = get_user_model().objects.create_user("bench-approver", password="x")
+    user, _ = get_user_model().objects.get_or_create(username="bench-approver")
     client = Client(HTTP_HOST="localhost")  # an allowed host of the default settings
     client.force_login(user)
     with running(scenario="empty", seed=0) as sim:
@@ -108,8 +97,8 @@ def main(n: int) -> None:
             server_ms.append(total)
             aws_ms.append(sum(_spans))
         overhead = [s - a for s, a in zip(server_ms, aws_ms, strict=True)]
-        db = django.db.connection.vendor
-        max_age = django.db.connection.settings_dict.get("CONN_MAX_AGE")
+        db = db_connection.vendor
+        max_age = db_connection.settings_dict.get("CONN_MAX_AGE")
         print(f"accept_bench: {n} accepts through the view, database {db}, CONN_MAX_AGE {max_age}")
         for label, values in (
             ("server time", server_ms),

@@ -20,7 +20,6 @@ import resource
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -30,19 +29,6 @@ COLUMNS = (
     "id, time, actor_label, actor_id, roles::text, ip, user_agent, connection_label, connection_id, resource, "
     "action, outcome, params::text, aws_request_id, error, prev_hash, hash"
 )
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
 
 
 def rss_kb() -> int:
@@ -157,20 +143,13 @@ def main() -> int:
     if not url.startswith(("postgres://", "postgresql://")):
         print("export_bench needs PostgreSQL (DATABASE_URL=postgres://...)", file=sys.stderr)
         return 2
-    ensure_database(url)
     os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DEBUG", "true")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgportal.settings")
     import logging
 
-    import django
+    from _django import setup
 
-    django.setup()
+    setup("export-bench")
     logging.disable(logging.WARNING)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     top_up(args.rows)
 
     view = bench_view()

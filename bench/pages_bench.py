@@ -19,7 +19,6 @@ import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,18 +31,9 @@ TARGET_P95_MS = 50.0
 
 
 def setup_django() -> None:
-    if not os.environ.get("DATABASE_URL"):
-        os.environ.setdefault("ORGPORTAL_VAR_DIR", tempfile.mkdtemp(prefix="orgportal-pages-bench-"))
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgportal.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
-    import django
-    from django.core.management import call_command
+    from _django import setup
 
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
-    call_command("collectstatic", verbosity=0, interactive=False)  # pages render with the production storage
+    setup("pages-bench", static=True)
 
 
 def seed(handshakes: int, transfers: int, rng: random.Random) -> dict[str, Any]:
@@ -261,10 +251,10 @@ def main() -> int:
     from django.test import Client
     from django.urls import reverse
 
-    from handshakes.selectors import handshake_list
+    from handshakes.selectors import HANDSHAKES
     from orgportal.models import AwsConnection
     from orgportal.pages import visible_connections
-    from transfers.selectors import transfer_list
+    from transfers.selectors import TRANSFERS
 
     rng = random.Random(0)
     started = time.perf_counter()
@@ -287,8 +277,8 @@ def main() -> int:
     connections = visible_connections(scene["user"])
     hs = reverse("handshake_list")
     rt = reverse("transfer_list")
-    hs_page50 = cursor_of_page(handshake_list, connections, {}, 50)
-    rt_page50 = cursor_of_page(transfer_list, connections, {}, 50)
+    hs_page50 = cursor_of_page(HANDSHAKES.page, connections, {}, 50)
+    rt_page50 = cursor_of_page(TRANSFERS.page, connections, {}, 50)
     cases = [
         ("baseline: trivial view (/healthz)", reverse("healthz")),
         ("baseline: handshakes, 100-row connection", f"{hs}?connection={scene['small'].pk}"),

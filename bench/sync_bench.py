@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -30,16 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def setup_django() -> None:
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["ORGPORTAL_VAR_DIR"] = tempfile.mkdtemp(prefix="orgportal-sync-bench-")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgportal.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-    from django.core.management import call_command
+    from _django import setup
 
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
+    setup("sync-bench")
 
 
 @contextmanager

@@ -213,9 +213,10 @@ class State:
         self.roots: dict[str, Root] = {}
         self.ous: dict[str, OrganizationalUnit] = {}
         self.handshakes: dict[str, Handshake] = {}
-        self.handshakes_by_seq: dict[int, str] = {}
+        # seq -> the object itself: a list page resolves each key with one lookup.
+        self.handshakes_by_seq: dict[int, Handshake] = {}
         self.transfers: dict[str, Transfer] = {}
-        self.transfers_by_seq: dict[int, str] = {}
+        self.transfers_by_seq: dict[int, Transfer] = {}
         self.tags: dict[str, dict[str, str]] = {}
         # Room for the policy operations (orgsim/ops/policies.py): policies by id, attachments by target.
         self.policies: dict[str, dict[str, Any]] = {}
@@ -403,7 +404,7 @@ class State:
     def add_handshake(self, handshake: Handshake) -> Handshake:
         """Store a handshake, index it under every list it belongs to, schedule its expiry."""
         self.handshakes[handshake.id] = handshake
-        self.handshakes_by_seq[handshake.seq] = handshake.id
+        self.handshakes_by_seq[handshake.seq] = handshake
         keys: list[str] = []
         scopes = [f"org:{handshake.org_id}"]
         if handshake.recipient_account_id:
@@ -450,7 +451,7 @@ class State:
 
     def children_of(self, handshake_id: str) -> list[Handshake]:
         seqs = self.index.lists.get(f"parent:{handshake_id}", [])
-        return [self.handshakes[self.handshakes_by_seq[s]] for s in seqs if s in self.handshakes_by_seq]
+        return [self.handshakes_by_seq[s] for s in seqs if s in self.handshakes_by_seq]
 
     def _purge(self, handshake: Handshake) -> None:
         for key in handshake.index_keys:
@@ -463,7 +464,7 @@ class State:
 
     def add_transfer(self, transfer: Transfer) -> Transfer:
         self.transfers[transfer.id] = transfer
-        self.transfers_by_seq[transfer.seq] = transfer.id
+        self.transfers_by_seq[transfer.seq] = transfer
         self.index.add(f"inbound:{transfer.target_org_id}", transfer.seq)
         self.index.add(f"outbound:{transfer.source_org_id}", transfer.seq)
         self.dirty = True
@@ -471,7 +472,7 @@ class State:
 
     def transfers_of(self, kind: str, org_id: str) -> list[Transfer]:
         seqs = self.index.lists.get(f"{kind}:{org_id}", [])
-        return [self.transfers[self.transfers_by_seq[s]] for s in seqs]
+        return [self.transfers_by_seq[s] for s in seqs]
 
     def quota(self, account_id: str, name: str) -> int:
         return self.quotas.get(account_id, {}).get(name, self.default_quotas[name])
@@ -549,7 +550,7 @@ class State:
         for raw in sorted(data["handshakes"], key=lambda h: h["seq"]):
             handshake = Handshake(**raw)
             state.handshakes[handshake.id] = handshake
-            state.handshakes_by_seq[handshake.seq] = handshake.id
+            state.handshakes_by_seq[handshake.seq] = handshake
             for key in handshake.index_keys:
                 state.index.add(key, handshake.seq)
             if handshake.is_open:

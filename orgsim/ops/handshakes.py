@@ -196,7 +196,7 @@ def _list(call: Call, scope: str) -> dict[str, Any]:
     scope_key = scope
 
     def resolve(seq: int) -> dict[str, Any] | None:
-        handshake = state.handshakes.get(state.handshakes_by_seq.get(seq, ""))
+        handshake = state.handshakes_by_seq.get(seq)
         if handshake is None:
             return None
         if parent and handshake.parent_id != parent:
@@ -208,7 +208,7 @@ def _list(call: Call, scope: str) -> dict[str, Any]:
         index = f"parent:{parent}"
 
         def resolve(seq: int) -> dict[str, Any] | None:
-            handshake = state.handshakes.get(state.handshakes_by_seq.get(seq, ""))
+            handshake = state.handshakes_by_seq.get(seq)
             return handshake.to_api() if handshake and scope_key in handshake.index_keys else None
 
     items, token = paging.page(call, index, resolve)
@@ -249,7 +249,7 @@ def invite_account_to_organization(call: Call) -> dict[str, Any]:
         )
     _refuse_management_account(state, account)
     for seq in state.index.lists.get(f"acct:{account.id}:INVITE", []):
-        other = state.handshakes.get(state.handshakes_by_seq.get(seq, ""))
+        other = state.handshakes_by_seq.get(seq)
         if other is not None and other.is_open and other.org_id == org.id:
             raise ApiError(
                 "DuplicateHandshakeException",

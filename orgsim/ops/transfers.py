@@ -258,7 +258,7 @@ def _list(call: Call, kind: str) -> dict[str, Any]:
         return {"ResponsibilityTransfers": [transfer.to_api(org.id)]}
 
     def resolve(seq: int) -> dict[str, Any] | None:
-        transfer = state.transfers[state.transfers_by_seq[seq]]
+        transfer = state.transfers_by_seq[seq]
         return transfer.to_api(org.id) if transfer.type == wanted_type else None
 
     items, token = paging.page(call, f"{kind}:{org.id}", resolve)
