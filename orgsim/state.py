@@ -43,7 +43,7 @@ QUOTA_PROFILES: dict[str, dict[str, int]] = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Account:
     id: str
     email: str
@@ -56,7 +56,7 @@ class Account:
     joined_ts: float | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Organization:
     id: str
     feature_set: str
@@ -68,7 +68,7 @@ class Organization:
     pending_all_features: str | None = None  # id of the open ENABLE_ALL_FEATURES handshake
 
 
-@dataclass
+@dataclass(slots=True)
 class Root:
     id: str
     org_id: str
@@ -77,7 +77,7 @@ class Root:
     policy_types: list[dict[str, str]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class OrganizationalUnit:
     id: str
     org_id: str
@@ -85,7 +85,7 @@ class OrganizationalUnit:
     name: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Handshake:
     id: str
     seq: int
@@ -122,7 +122,7 @@ class Handshake:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class Transfer:
     id: str
     seq: int
