@@ -18,12 +18,13 @@ import contextvars
 import hashlib
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import boto3
 import botocore.session
@@ -572,6 +573,32 @@ def call(connection: Any, operation: str, purpose: str = "read", **params: Any) 
         raise error from exc
     _record_call(response, operation, page=False)
     return CallResult(response, str(response.get("ResponseMetadata", {}).get("RequestId", "")))
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# How many per-item calls (DescribePolicy per policy, ...) one sync keeps in flight.
+FAN_OUT = 4
+
+
+def fan_out(func: Callable[[T], R], items: Iterable[T], *, workers: int = FAN_OUT) -> list[R]:
+    """`func(item)` for every item, up to `workers` at a time, results in the items' order.
+
+    For the calls AWS only offers one item at a time: at 20 ms a call, n items cost n/workers
+    round trips instead of n. `func` talks to AWS only (never the database); each runs in a copy
+    of the caller's context, so its calls count in the same SyncRun. The first failure (in item
+    order) is raised once the calls already started have ended; the rest are not started.
+    """
+    items = list(items)
+    if len(items) < 2 or workers < 2:
+        return [func(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="aws-fan-out")
+    try:
+        futures = [pool.submit(contextvars.copy_context().run, func, item) for item in items]
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def iter_responses(

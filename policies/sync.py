@@ -206,31 +206,38 @@ def _sync_tree(
 
 def _sync_policies(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
     policies = Upsert(POLICY, connection, run, counts)
-    listed: list[str] = []
-    for policy_type in selectors.policy_types():
-        for page in aws.iter_pages(client, "ListPolicies", "Policies", Filter=policy_type):
-            # ListPolicies gives summaries only; the content needs DescribePolicy (one per policy).
-            policies.page(
-                policy_row(
-                    summary,
-                    aws.call(client, "DescribePolicy", PolicyId=summary["Id"]).data["Policy"].get("Content", ""),
-                )
-                for summary in page
-            )
-            listed.extend(summary["Id"] for summary in page)
-    policies.finish()
-    pks = dict(Policy.objects.filter(connection=connection, policy_id__in=listed).values_list("policy_id", "pk"))
     attachments = Upsert(ATTACHMENT, connection, run, counts)
-    for policy_id in listed:
-        sync_list(
-            attachments,
-            client,
-            "ListTargetsForPolicy",
-            "Targets",
-            partial(target_row, pks, policy_id),
-            PolicyId=policy_id,
-        )
+    _read_policies(connection, client, selectors.policy_types(), policies, attachments)
+    policies.finish()
     attachments.finish()
+
+
+def _read_policies(
+    connection: AwsConnection, client: Any, policy_types: Iterable[str], policies: Upsert, attachments: Upsert
+) -> None:
+    """The policies of `policy_types`, with their content and targets, into the two upserts.
+
+    ListPolicies gives summaries only: the content (DescribePolicy) and the targets
+    (ListTargetsForPolicy) take a call per policy, made `aws.FAN_OUT` at a time.
+    """
+    listed: list[str] = []
+    for policy_type in policy_types:
+        for page in aws.iter_pages(client, "ListPolicies", "Policies", Filter=policy_type):
+            contents = aws.fan_out(partial(_policy_content, client), [summary["Id"] for summary in page])
+            policies.page(policy_row(summary, content) for summary, content in zip(page, contents, strict=True))
+            listed.extend(summary["Id"] for summary in page)
+    pks = dict(Policy.objects.filter(connection=connection, policy_id__in=listed).values_list("policy_id", "pk"))
+    targets = aws.fan_out(partial(_policy_targets, client), listed)
+    for policy_id, found in zip(listed, targets, strict=True):
+        attachments.page(target_row(pks, policy_id, target) for target in found)
+
+
+def _policy_content(client: Any, policy_id: str) -> str:
+    return str(aws.call(client, "DescribePolicy", PolicyId=policy_id).data["Policy"].get("Content", ""))
+
+
+def _policy_targets(client: Any, policy_id: str) -> list[dict[str, Any]]:
+    return list(aws.paginate(client, "ListTargetsForPolicy", "Targets", PolicyId=policy_id))
 
 
 def _sync_effective(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
@@ -249,16 +256,15 @@ def _sync_effective(connection: AwsConnection, client: Any, run: SyncRun | None,
         if policy_type not in in_use or policy_type not in enabled:
             continue  # nothing of this type can reach any account: no calls
         invalid = _invalid_accounts(client, policy_type)
+        found = aws.fan_out(partial(_describe_effective, client, policy_type=policy_type), account_ids)
         effective.page(
-            effective_row(
-                account_id, policy_type, _describe_effective(client, account_id, policy_type), invalid.get(account_id)
-            )
-            for account_id in account_ids
+            effective_row(account_id, policy_type, policy, invalid.get(account_id))
+            for account_id, policy in zip(account_ids, found, strict=True)
         )
     effective.finish()
 
 
-def _describe_effective(client: Any, account_id: str, policy_type: str) -> dict[str, Any] | None:
+def _describe_effective(client: Any, account_id: str, *, policy_type: str) -> dict[str, Any] | None:
     try:
         return aws.call(client, "DescribeEffectivePolicy", PolicyType=policy_type, TargetId=account_id).data[
             "EffectivePolicy"
@@ -379,24 +385,7 @@ def refresh_after_change(connection: AwsConnection, policy_types: Iterable[str] 
     sync_list(roots, client, "ListRoots", "Roots", root_row)
     policies = Upsert(POLICY, connection, None, counts)
     attachments = Upsert(ATTACHMENT, connection, None, counts)
-    for policy_type in policy_types:
-        listed: list[str] = []
-        for page in aws.iter_pages(client, "ListPolicies", "Policies", Filter=policy_type):
-            policies.page(
-                policy_row(s, aws.call(client, "DescribePolicy", PolicyId=s["Id"]).data["Policy"].get("Content", ""))
-                for s in page
-            )
-            listed.extend(s["Id"] for s in page)
-        pks = dict(Policy.objects.filter(connection=connection, policy_id__in=listed).values_list("policy_id", "pk"))
-        for policy_id in listed:
-            sync_list(
-                attachments,
-                client,
-                "ListTargetsForPolicy",
-                "Targets",
-                partial(target_row, pks, policy_id),
-                PolicyId=policy_id,
-            )
+    _read_policies(connection, client, policy_types, policies, attachments)
 
 
 def refresh_structure(connection: AwsConnection) -> None:
@@ -412,7 +401,7 @@ def refresh_structure(connection: AwsConnection) -> None:
 def refresh_effective_policy(connection: AwsConnection, account_id: str, policy_type: str) -> EffectivePolicy:
     """One account's effective policy of one type, read now (after an attach, or on request)."""
     client = aws.client_for(connection, "read")
-    found = _describe_effective(client, account_id, policy_type)
+    found = _describe_effective(client, account_id, policy_type=policy_type)
     existing = EffectivePolicy.objects.filter(
         connection=connection, effective_key=f"{account_id}:{policy_type}"
     ).first()
