@@ -27,6 +27,7 @@ Fixtures (most tests need only a few):
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
@@ -162,6 +164,11 @@ def grant(user: AbstractBaseUser, connection: AwsConnection, role: str) -> Grant
     return Grant.objects.get_or_create(user=user, connection=connection, role=role)[0]
 
 
+@functools.cache
+def _password_hash() -> str:
+    return make_password(PASSWORD)
+
+
 @pytest.fixture
 def make_user(db: None) -> Callable[..., AbstractBaseUser]:
     def make(
@@ -172,10 +179,10 @@ def make_user(db: None) -> Callable[..., AbstractBaseUser]:
         superuser: bool = False,
     ) -> AbstractBaseUser:
         model = get_user_model()
-        if superuser:
-            user = model.objects.create_superuser(username, f"{username}@example.com", PASSWORD)
-        else:
-            user = model.objects.create_user(username, f"{username}@example.com", PASSWORD)
+        create = model.objects.create_superuser if superuser else model.objects.create_user
+        user = create(username, f"{username}@example.com")
+        user.password = _password_hash()  # the real hasher, hashed once: PBKDF2 costs ~0.4 s a user
+        user.save(update_fields=["password"])
         for role in roles:
             assert connection is not None, "roles need a connection"
             grant(user, connection, role)
