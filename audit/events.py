@@ -22,6 +22,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from orgportal import bulk
+
 from .models import AuditChainHead, AuditEvent, Outcome, compute_hash
 
 REDACTED = "[redacted]"
@@ -152,12 +154,9 @@ def _append(events: list[AuditEvent], using: str = "default") -> list[AuditEvent
         if len(events) == 1:
             events[0].save(using=using, force_insert=True)
         else:
-            AuditEvent.objects.using(using).bulk_create(events, batch_size=2000)
+            bulk.insert(events, using=using, batch_size=2000, ids_by="hash")
         last = events[-1]
-        last_id = last.pk
-        if last_id is None:  # a backend that cannot return ids from a bulk insert
-            last_id = AuditEvent.objects.using(using).get(hash=last.hash).pk
-        AuditChainHead.objects.using(using).filter(pk=1).update(last_id=last_id, last_hash=last.hash, last_time=now)
+        AuditChainHead.objects.using(using).filter(pk=1).update(last_id=last.pk, last_hash=last.hash, last_time=now)
     return events
 
 

@@ -38,7 +38,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import aws
+from . import aws, bulk
 from .history import CachedAwsObject, ObservedChange
 from .models import Account, AwsConnection, SyncRun
 
@@ -159,17 +159,7 @@ class Upsert:
                 )
                 for values, digest in new
             ]
-            manager.bulk_create(objs, batch_size=500)
-            missing = [obj for obj in objs if obj.pk is None]
-            if missing:  # a backend that cannot return ids from a bulk insert
-                ids = dict(
-                    manager.filter(
-                        connection=self.connection,
-                        **{f"{mirror.key_field}__in": [getattr(o, mirror.key_field) for o in missing]},
-                    ).values_list(mirror.key_field, "pk")
-                )
-                for obj in missing:
-                    obj.pk = ids[getattr(obj, mirror.key_field)]
+            bulk.insert(objs, ids_by=mirror.key_field, scope={"connection": self.connection})
             for obj, (values, digest) in zip(objs, new, strict=True):
                 key = values[mirror.key_field]
                 self.known[key] = (obj.pk, digest, None)
@@ -241,7 +231,7 @@ class Upsert:
 
         mirror = self.mirror
         if mirror.change_model is not None and history:
-            mirror.change_model._default_manager.bulk_create(
+            bulk.insert(
                 [
                     mirror.change_model(
                         **{f"{mirror.change_fk}_id": pk},
@@ -251,8 +241,7 @@ class Upsert:
                         sync_run=self.run,
                     )
                     for pk, kind, changes in history
-                ],
-                batch_size=500,
+                ]
             )
         if audit:
             record_many(audit)
