@@ -14,6 +14,7 @@ opens a new database connection (several ms); a deployment behind gunicorn sets 
 
 from __future__ import annotations
 
+import secrets
 import statistics
 import sys
 import time
@@ -67,6 +68,7 @@ def main(n: int) -> None:
     user, _ = get_user_model().objects.get_or_create(username="bench-approver")
     client = Client(HTTP_HOST="localhost")  # an allowed host of the default settings
     client.force_login(user)
+    run = secrets.token_hex(3)  # connection names are unique: a rerun on the same database adds its own
     with running(scenario="empty", seed=0) as sim:
         payer = sim.client("111111111111")
         payer.create_organization(FeatureSet="ALL")
@@ -74,7 +76,7 @@ def main(n: int) -> None:
         for i in range(n + 1):
             account_id = f"{555500000000 + i:012d}"
             data = payer.invite_account_to_organization(Target={"Id": account_id, "Type": "ACCOUNT"})["Handshake"]
-            connection = _connection(f"Invited {i}", account_id, sim.endpoint)
+            connection = _connection(f"Invited {run} {i}", account_id, sim.endpoint)
             Grant.objects.create(user=user, connection=connection, role=Role.APPROVER)
             row = handshake_row(data, connection)
             row["direction"] = "received"

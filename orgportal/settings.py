@@ -116,6 +116,7 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'orgportal.sqlite3'}"),
         conn_max_age=envint("DB_CONN_MAX_AGE", "0"),
+        conn_health_checks=True,  # a kept connection is checked before a request reuses it
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
