@@ -235,7 +235,6 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
     for h in rows:
         h.deadline = deadline_of(h)  # type: ignore[attr-defined]
         deadline = h.deadline  # type: ignore[attr-defined]
-        h.deadline_passed = deadline is not None and deadline <= now  # type: ignore[attr-defined]
         h.deadline_soon = deadline is not None and deadline - now < timedelta(days=1)  # type: ignore[attr-defined]
         h.deadline_is_accept_by = (  # type: ignore[attr-defined]
             deadline is not None and h.expires_at != deadline and h.action == TRANSFER_ACTION

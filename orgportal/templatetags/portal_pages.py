@@ -1,4 +1,4 @@
-"""Template tags of the read-only pages: a timestamp and a party, the two things every row shows.
+"""Template tags of the read-only pages: a timestamp, a party and a countdown, what rows show.
 
 Tags rather than `{% include %}` components because a list page shows 50 rows of several of each:
 one Python call per value instead of an include with two date filters keeps a page's rendering
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.timesince import timeuntil
 
 register = template.Library()
 
@@ -40,3 +41,20 @@ def party(name: str = "", account_id: str = "", email: str = "") -> SafeString:
     if not parts:
         parts.append(SafeString('<span class="muted">unknown</span>'))
     return format_html('<span class="party">{}</span>', SafeString(" ".join(parts)))
+
+
+@register.simple_tag
+def countdown(deadline: datetime | None, soon: bool = False) -> SafeString:
+    """Time left until `deadline`: server-rendered, kept current by static/orgportal/time.js.
+    `soon` marks it urgent; a deadline in the past reads "deadline passed"."""
+    if not isinstance(deadline, datetime):
+        return SafeString('<span class="muted">no deadline</span>')
+    utc = deadline.astimezone(UTC)
+    passed = utc <= datetime.now(UTC)
+    return format_html(
+        '<time class="countdown{}" datetime="{}" data-countdown title="{} UTC">{}</time>',
+        " passed" if passed else " soon" if soon else "",
+        utc.isoformat(),
+        utc.strftime("%Y-%m-%d %H:%M"),
+        "deadline passed" if passed else f"{timeuntil(utc)} left",
+    )
