@@ -154,7 +154,7 @@ def _append(events: list[AuditEvent], using: str = "default") -> list[AuditEvent
         if len(events) == 1:
             events[0].save(using=using, force_insert=True)
         else:
-            bulk.insert(events, using=using, batch_size=2000, ids_by="hash")
+            bulk.insert(events, using=using, ids_by="hash")
         last = events[-1]
         AuditChainHead.objects.using(using).filter(pk=1).update(last_id=last.pk, last_hash=last.hash, last_time=now)
     return events

@@ -1,11 +1,12 @@
 """Inserting many new rows at once: the sync's mirrors and history, and the audit trail.
 
-`insert(objs)` writes unsaved model instances. On PostgreSQL it streams them with ``COPY ... FROM
-STDIN`` (psycopg formats rows in C; Django's ``bulk_create`` builds one statement of arrays that
-psycopg escapes value by value in Python, several times the CPU for a page of handshakes). The
-values are what ``bulk_create`` would send: each field's ``pre_save`` then ``get_db_prep_save``.
-COPY returns no ids: a caller that needs them names a unique field to look them up by. Elsewhere
-it is ``bulk_create``.
+`insert(objs)` writes unsaved model instances with the values ``bulk_create`` would send (each
+field's ``pre_save`` then ``get_db_prep_save``) but without building SQL per batch: PostgreSQL
+gets ``COPY ... FROM STDIN`` (psycopg formats rows in C), other databases one ``INSERT`` run by
+the driver's ``executemany`` (SQLite loops in C). Django 5.2's ``bulk_create`` compiles a statement
+per batch (on SQLite 999 parameters: ~45 rows of a handshake) and on PostgreSQL sends arrays that
+psycopg escapes value by value in Python; for a page of handshakes that is most of the sync's
+CPU. Neither path returns ids: a caller that needs them names a unique field to look them up by.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ def insert(
     objs: Sequence[models.Model],
     *,
     using: str | None = None,
-    batch_size: int = 500,
     ids_by: str = "",
     scope: Mapping[str, Any] | None = None,
 ) -> None:
@@ -34,13 +34,25 @@ def insert(
     model = type(objs[0])
     alias = using or router.db_for_write(model)
     connection = connections[alias]
-    if connection.vendor != "postgresql":
-        model._default_manager.using(alias).bulk_create(objs, batch_size=batch_size)
-    else:
-        _copy(connection, model, objs)
-        for obj in objs:
-            obj._state.adding = False
-            obj._state.db = alias
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not (field.primary_key and field.db_returning)]
+    rows = ([field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields] for obj in objs)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields if field.column)  # concrete: every one has a column
+    table = f"{quote(meta.db_table)} ({columns})"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Django's error classes (IntegrityError, ...) as for any query, though COPY goes to psycopg directly.
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(fields))
+            # Names from the model's meta, quoted; every value is a parameter.
+            cursor.executemany(f"INSERT INTO {table} VALUES ({placeholders})", list(rows))  # noqa: S608
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = alias
     missing = [obj for obj in objs if obj.pk is None] if ids_by else []
     if missing:
         keys = [getattr(obj, ids_by) for obj in missing]
@@ -50,14 +62,3 @@ def insert(
             found.update(manager.filter(**{f"{ids_by}__in": keys[start : start + 500]}).values_list(ids_by, "pk"))
         for obj, key in zip(missing, keys, strict=True):
             obj.pk = found[key]
-
-
-def _copy(connection: Any, model: type[models.Model], objs: Sequence[models.Model]) -> None:
-    meta = model._meta
-    fields = [field for field in meta.concrete_fields if not (field.primary_key and field.db_returning)]
-    quote = connection.ops.quote_name
-    statement = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
-    # Django's error classes (IntegrityError, ...) as for any query, though COPY goes to psycopg directly.
-    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-        for obj in objs:
-            copy.write_row([field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields])
