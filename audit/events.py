@@ -172,12 +172,14 @@ def record(
     outcome: str = Outcome.OK,
     aws_request_id: str = "",
     error: str = "",
+    roles_cache: dict[tuple[Any, Any], list[str]] | None = None,
 ) -> AuditEvent:
     """Append one event to the trail, in the caller's transaction.
 
     `actor` is a user (or None); without one, `request.user` is taken when signed in, else
     `actor_label` ("AWS", "system", ...). `request` fills IP and user agent; the actor's roles on
-    `connection` are looked up now. Secrets in `params` are redacted by key name.
+    `connection` are looked up now, or once per `roles_cache` (a dict the caller keeps for the
+    events of one action). Secrets in `params` are redacted by key name.
     """
     event = _build(
         action=action,
@@ -190,6 +192,7 @@ def record(
         outcome=outcome,
         aws_request_id=aws_request_id,
         error=error,
+        roles_cache=roles_cache,
     )
     return _append([event])[0]
 

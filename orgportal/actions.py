@@ -179,6 +179,7 @@ def perform(
     """
     audited = dict(params if audit_params is None else audit_params)
     actor_kwargs: dict[str, Any] = {"actor": actor} if _is_user(actor) else {"actor_label": "system"}
+    actor_kwargs["roles_cache"] = {}  # the intent and the outcome carry the same roles, read once
 
     with transaction.atomic():
         submission_claim = None
