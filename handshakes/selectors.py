@@ -14,7 +14,6 @@ from typing import Any
 from django import forms
 from django.db.models import Count, Q, QuerySet
 from django.http import QueryDict
-from django.utils import timezone
 
 from orgportal.aws import enum_choices, shape_constraints
 from orgportal.forms import form_field
@@ -231,11 +230,9 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
     # Only what the inbox shows (whole rows carry JSON lists and every connection column).
     shown = Handshake.objects.select_related("connection").only(*INBOX_FIELDS).in_bulk([row.pk for row in ranked])
     rows = [shown[row.pk] for row in ranked if row.pk in shown]
-    now = timezone.now()
     for h in rows:
-        h.deadline = deadline_of(h)  # type: ignore[attr-defined]
-        deadline = h.deadline  # type: ignore[attr-defined]
-        h.deadline_soon = deadline is not None and deadline - now < timedelta(days=1)  # type: ignore[attr-defined]
+        deadline = deadline_of(h)
+        h.deadline = deadline  # type: ignore[attr-defined]
         h.deadline_is_accept_by = (  # type: ignore[attr-defined]
             deadline is not None and h.expires_at != deadline and h.action == TRANSFER_ACTION
         )

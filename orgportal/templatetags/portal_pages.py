@@ -7,7 +7,7 @@ a few milliseconds (measured by bench/pages_bench.py). Every value is escaped by
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.utils.html import format_html
@@ -16,6 +16,7 @@ from django.utils.timesince import timeuntil
 
 register = template.Library()
 
+URGENT = timedelta(days=1)  # a countdown with less left than this is marked urgent
 _DASH = SafeString('<span class="muted">—</span>')
 
 
@@ -44,16 +45,17 @@ def party(name: str = "", account_id: str = "", email: str = "") -> SafeString:
 
 
 @register.simple_tag
-def countdown(deadline: datetime | None, soon: bool = False) -> SafeString:
+def countdown(deadline: datetime | None) -> SafeString:
     """Time left until `deadline`: server-rendered, kept current by static/orgportal/time.js.
-    `soon` marks it urgent; a deadline in the past reads "deadline passed"."""
+    Under a day left marks it urgent ("soon"); a deadline in the past reads "deadline passed"."""
     if not isinstance(deadline, datetime):
         return SafeString('<span class="muted">no deadline</span>')
     utc = deadline.astimezone(UTC)
-    passed = utc <= datetime.now(UTC)
+    left = utc - datetime.now(UTC)
+    passed = left <= timedelta(0)
     return format_html(
         '<time class="countdown{}" datetime="{}" data-countdown title="{} UTC">{}</time>',
-        " passed" if passed else " soon" if soon else "",
+        " passed" if passed else " soon" if left < URGENT else "",
         utc.isoformat(),
         utc.strftime("%Y-%m-%d %H:%M"),
         "deadline passed" if passed else f"{timeuntil(utc)} left",

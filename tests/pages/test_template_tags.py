@@ -9,7 +9,7 @@ from orgportal.templatetags.portal_pages import countdown, party, utc_time
 
 def test_countdown_says_the_time_left_and_marks_urgency() -> None:
     soon = datetime.now(UTC) + timedelta(hours=5, minutes=30)
-    html = countdown(soon, True)
+    html = countdown(soon)
     assert html.startswith('<time class="countdown soon" datetime="') and "data-countdown" in html
     assert "5\xa0hours, 29\xa0minutes left" in html or "5\xa0hours, 30\xa0minutes left" in html
 
@@ -19,7 +19,7 @@ def test_countdown_says_the_time_left_and_marks_urgency() -> None:
 
 def test_countdown_of_a_passed_or_missing_deadline() -> None:
     past = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
-    html = countdown(past, True)
+    html = countdown(past)
     assert 'class="countdown passed"' in html and ">deadline passed</time>" in html
     assert 'title="2026-01-02 03:04 UTC"' in html and 'datetime="2026-01-02T03:04:00+00:00"' in html
     assert countdown(None) == '<span class="muted">no deadline</span>'
