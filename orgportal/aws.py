@@ -470,9 +470,9 @@ _loader = botocore.loaders.create_loader()
 
 
 def _session(profile: str | None = None) -> botocore.session.Session:
+    """A botocore session on the shared loader; its clients are created with the region named."""
     core = botocore.session.Session(profile=profile)
     core.register_component("data_loader", _loader)
-    core.set_config_variable("region", settings.AWS_REGION)
     return core
 
 

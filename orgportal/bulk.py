@@ -12,7 +12,7 @@ CPU. Neither path returns ids: a caller that needs them names a unique field to 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, models, router
 
@@ -27,7 +27,7 @@ def insert(
     """Insert `objs` (unsaved instances of one model) in the caller's transaction.
 
     With `ids_by` (a unique field, within `scope` if given), every ``obj.pk`` is set afterwards:
-    one lookup per 500 rows where the insert did not return them.
+    one lookup per 500 rows.
     """
     if not objs:
         return
@@ -38,7 +38,7 @@ def insert(
     fields = [field for field in meta.concrete_fields if not (field.primary_key and field.db_returning)]
     rows = ([field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields] for obj in objs)
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields if field.column)  # concrete: every one has a column
+    columns = ", ".join(quote(cast(str, field.column)) for field in fields)  # concrete: every one has a column
     table = f"{quote(meta.db_table)} ({columns})"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -53,12 +53,11 @@ def insert(
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
-    missing = [obj for obj in objs if obj.pk is None] if ids_by else []
-    if missing:
-        keys = [getattr(obj, ids_by) for obj in missing]
+    if ids_by:
+        keys = [getattr(obj, ids_by) for obj in objs]
         found: dict[Any, int] = {}
         manager = model._default_manager.using(alias).filter(**(scope or {}))
         for start in range(0, len(keys), 500):
             found.update(manager.filter(**{f"{ids_by}__in": keys[start : start + 500]}).values_list(ids_by, "pk"))
-        for obj, key in zip(missing, keys, strict=True):
+        for obj, key in zip(objs, keys, strict=True):
             obj.pk = found[key]
