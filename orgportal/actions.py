@@ -177,9 +177,17 @@ def perform(
     so the same form posted twice is refused even after the first post has finished.
     `params` go to AWS; `audit_params` (default: `params`) go to the audit trail — never secrets.
     """
-    audited = dict(params if audit_params is None else audit_params)
-    actor_kwargs: dict[str, Any] = {"actor": actor} if _is_user(actor) else {"actor_label": "system"}
-    actor_kwargs["roles_cache"] = {}  # the intent and the outcome carry the same roles, read once
+    who: dict[str, Any] = {"actor": actor} if _is_user(actor) else {"actor_label": "system"}
+    # Every event of this action: the same resource and parameters, the roles read once.
+    event: dict[str, Any] = {
+        "action": action,
+        "request": request,
+        "connection": connection,
+        "resource": resource,
+        "params": dict(params if audit_params is None else audit_params),
+        "roles_cache": {},
+        **who,
+    }
 
     with transaction.atomic():
         submission_claim = None
@@ -190,34 +198,20 @@ def perform(
             # Runs on the row as committed by whoever held the claim before us: a straggler
             # of twenty concurrent clicks sees the new state here and never reaches AWS.
             guard()
-        record(
-            action=action,
-            request=request,
-            connection=connection,
-            resource=resource,
-            params=audited,
-            outcome="intent",
-            **actor_kwargs,
-        )
+        record(**event, outcome="intent")
+
+    def finish(outcome: str, **details: Any) -> None:
+        """Audit the outcome and release the claims (the submission's is kept: a form posts once)."""
+        record(**event, outcome=outcome, **details)
+        _release(claim, keep=False)
+        if submission_claim is not None:
+            _release(submission_claim, keep=True)
 
     try:
         response = aws.call(connection, operation, purpose="action", **params)
     except aws.AwsError as error:
         with transaction.atomic():
-            record(
-                action=action,
-                request=request,
-                connection=connection,
-                resource=resource,
-                params=audited,
-                outcome="error",
-                aws_request_id=error.request_id,
-                error=f"{error.code}: {error.message}"[:2000],
-                **actor_kwargs,
-            )
-            _release(claim, keep=False)
-            if submission_claim is not None:
-                _release(submission_claim, keep=True)
+            finish("error", aws_request_id=error.request_id, error=f"{error.code}: {error.message}"[:2000])
         note = ""
         if error.code in STALE_CACHE_CODES and resync is not None:
             # Never trust the cache: AWS knows better. Refresh this one resource now.
@@ -231,37 +225,13 @@ def perform(
         # Not an AWS answer (a bug, a worker shutdown): release the claim so nobody is blocked,
         # and leave an error row beside the intent.
         with transaction.atomic():
-            record(
-                action=action,
-                request=request,
-                connection=connection,
-                resource=resource,
-                params=audited,
-                outcome="error",
-                error="The portal failed before AWS answered.",
-                **actor_kwargs,
-            )
-            _release(claim, keep=False)
-            if submission_claim is not None:
-                _release(submission_claim, keep=True)
+            finish("error", error="The portal failed before AWS answered.")
         raise
 
     request_id = response.request_id
     with transaction.atomic():
         result = apply(response.data)
-        record(
-            action=action,
-            request=request,
-            connection=connection,
-            resource=resource,
-            params=audited,
-            outcome="ok",
-            aws_request_id=request_id,
-            **actor_kwargs,
-        )
-        _release(claim, keep=False)
-        if submission_claim is not None:
-            _release(submission_claim, keep=True)
+        finish("ok", aws_request_id=request_id)
     return Outcome(result=result, request_id=request_id)
 
 
