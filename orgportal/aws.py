@@ -1,8 +1,9 @@
 """The one gateway to AWS Organizations: clients, paging, single calls, errors in plain words.
 
 Nothing else in the project builds a boto3 client or catches a botocore exception. The gateway
-- builds a client per connection and purpose ("read" or "action"): default chain, named profile,
-  assumed role with external id (refreshed through STS), or stored keys (orgsim); optional
+- builds a client per connection and purpose ("read" or "action"): default chain or named
+  profile (the server's own credentials: only when the deployment allows them), assumed role
+  with the connection's generated external id (refreshed through STS), or stored keys; optional
   endpoint override; region us-east-1; botocore retry mode and timeouts from settings;
 - pages every list call to the end with MaxResults 20 (botocore has no paginators for the
   responsibility-transfer calls, and a page may be empty yet carry a NextToken);
@@ -150,6 +151,7 @@ ERROR_SENTENCES: dict[str, str] = {
 OTHER_SENTENCES: dict[str, str] = {
     "NoCredentials": "No AWS credentials were found for this connection. Check its credential settings.",
     "ProfileNotFound": "The named AWS profile does not exist on the portal's servers.",
+    "AmbientCredentialsDisabled": "This connection uses the portal server's own AWS credentials, which this deployment does not allow. Edit it to use access keys or a role.",
     "EndpointConnectionError": "The portal could not reach the AWS endpoint. Check the endpoint URL and the network.",
     "Timeout": "AWS did not answer in time. The portal will try again.",
     "UnrecognizedClientException": "AWS does not recognise the access key of this connection.",
@@ -445,13 +447,12 @@ def _client_config() -> Config:
 
 def _cache_key(connection: AwsConnection, purpose: str, credentials: AwsCredentials) -> tuple[Any, ...]:
     # Editing credentials or the endpoint changes the key, so a cached client never outlives them.
-    secrets_digest = hashlib.sha256(
-        (credentials.secret_access_key_encrypted + "|" + credentials.external_id_encrypted).encode()
-    ).hexdigest()
+    secrets_digest = hashlib.sha256(credentials.secret_access_key_encrypted.encode()).hexdigest()
     return (
         connection.pk,
         purpose,
         connection.endpoint_url,
+        connection.external_id,
         credentials.pk,
         credentials.mode,
         credentials.profile_name,
@@ -476,16 +477,23 @@ def _session(profile: str | None = None) -> botocore.session.Session:
     return core
 
 
-def _assume_role_session(credentials: AwsCredentials) -> botocore.session.Session:
-    """A session whose credentials come from STS AssumeRole and refresh before they expire."""
+def _assume_role_session(credentials: AwsCredentials, external_id: str) -> botocore.session.Session:
+    """A session whose credentials come from STS AssumeRole and refresh before they expire.
+
+    The portal's own identity asks STS, always with the connection's generated external id:
+    the customer's trust policy requires it, so the portal assumes only roles meant for this
+    connection, whoever typed the ARN.
+    """
     sts = _session().create_client("sts", region_name=settings.AWS_REGION, config=_client_config())
     role_arn = credentials.role_arn
-    external_id = credentials.external_id
 
     def fetch() -> dict[str, str]:
-        params: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": "orgportal", "DurationSeconds": 3600}
-        if external_id:
-            params["ExternalId"] = external_id
+        params: dict[str, Any] = {
+            "RoleArn": role_arn,
+            "RoleSessionName": "orgportal",
+            "DurationSeconds": 3600,
+            "ExternalId": external_id,
+        }
         creds = sts.assume_role(**params)["Credentials"]
         expiry: datetime = creds["Expiration"]
         return {
@@ -503,13 +511,13 @@ def _assume_role_session(credentials: AwsCredentials) -> botocore.session.Sessio
     return core
 
 
-def _session_for(credentials: AwsCredentials) -> botocore.session.Session:
+def _session_for(credentials: AwsCredentials, external_id: str) -> botocore.session.Session:
     from .models import CredentialMode
 
     if credentials.mode == CredentialMode.PROFILE:
         return _session(profile=credentials.profile_name)
     if credentials.mode == CredentialMode.ASSUME_ROLE:
-        return _assume_role_session(credentials)
+        return _assume_role_session(credentials, external_id)
     core = _session()
     if credentials.mode == CredentialMode.KEYS:
         core.set_credentials(credentials.access_key_id, credentials.secret_access_key)
@@ -521,13 +529,17 @@ def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
     if purpose not in {"read", "action"}:
         raise ValueError(f"purpose must be 'read' or 'action', not {purpose!r}")
     credentials = connection.credentials_for(purpose)
+    if credentials.is_ambient and not settings.ALLOW_AMBIENT_CREDENTIALS:
+        # Stored while the deployment allowed it (or written around the forms): refused at use,
+        # before any credential is looked up, so the server's own identity never answers for it.
+        raise AwsError(code="AmbientCredentialsDisabled", operation="credentials")
     key = _cache_key(connection, purpose, credentials)
     with _clients_lock:
         client = _clients.get(key)
         if client is not None:
             return client
         try:
-            client = _session_for(credentials).create_client(
+            client = _session_for(credentials, connection.external_id).create_client(
                 SERVICE,
                 region_name=settings.AWS_REGION,
                 endpoint_url=connection.endpoint_url or None,

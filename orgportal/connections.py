@@ -1,7 +1,7 @@
-"""Services of the connection pages: save a connection (audited), test its credentials.
+"""Services of the connection pages: who may add one, save it (audited), test its credentials.
 
 Views stay thin and call these. Secrets never reach the audit trail or a log: the trail only
-says which secret fields were replaced.
+says which secret fields were replaced (or dropped, when the endpoint changed).
 """
 
 from __future__ import annotations
@@ -9,49 +9,83 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 
 from audit.events import record
 
 from . import aws
-from .forms import ConnectionForm, CredentialsForm
+from .forms import ConnectionForms
 from .models import AwsConnection, AwsCredentials, Grant, Role
 from .roles import Account
 from .sync import identity_from, save_identity
 
-SECRET_FIELDS = frozenset({"external_id", "secret_access_key"})
+SECRET_FIELDS = frozenset({"secret_access_key"})
+
+
+def may_add_connections(user: Account) -> bool:
+    """Superusers, and admins of any connection, may add connections.
+
+    An admin's new connection holds only what they bring (access keys, or a role whose trust
+    policy names the connection's generated external id), so it gives them no power over
+    another tenant; the server's own credentials stay with superusers (`ambient_allowed`).
+    """
+    if user.is_superuser:
+        return True
+    return Grant.objects.filter(user=user, role=Role.ADMIN).exists()
+
+
+def ambient_allowed(user: Account) -> bool:
+    """May `user` give a connection the server's own credentials (default chain, named profile)?"""
+    return bool(settings.ALLOW_AMBIENT_CREDENTIALS) and user.is_superuser
+
+
+def connection_forms(data: Any, *, actor: Account, connection: AwsConnection | None) -> ConnectionForms:
+    return ConnectionForms(data, connection=connection, allow_ambient=ambient_allowed(actor))
 
 
 def _audited(changed: list[str], prefix: str, credentials: AwsCredentials) -> dict[str, Any]:
-    return {
-        f"{prefix}{name}": ("replaced" if name in SECRET_FIELDS else getattr(credentials, name)) for name in changed
-    }
+    def value(name: str) -> Any:
+        if name not in SECRET_FIELDS:
+            return getattr(credentials, name)
+        return "replaced" if getattr(credentials, f"{name}_encrypted") else "dropped"
+
+    return {f"{prefix}{name}": value(name) for name in changed}
+
+
+def _drop_secret(credentials: AwsCredentials, changed: list[str]) -> list[str]:
+    """After an endpoint change: a secret not entered again in this edit is dropped, never re-sent."""
+    if "secret_access_key" in changed or not credentials.secret_access_key_encrypted:
+        return changed
+    credentials.secret_access_key_encrypted = ""
+    return [*changed, "secret_access_key"]
 
 
 @transaction.atomic
-def connection_save(
-    *,
-    actor: Account,
-    request: HttpRequest | None,
-    form: ConnectionForm,
-    read_form: CredentialsForm,
-    action_form: CredentialsForm,
-) -> AwsConnection:
+def connection_save(*, actor: Account, request: HttpRequest | None, forms: ConnectionForms) -> AwsConnection:
     """Create or update a connection from valid forms; audit what changed (never a secret)."""
+    form, read_form, action_form = forms.form, forms.read, forms.action
     connection: AwsConnection = form.instance
     creating = connection.pk is None
     changes: dict[str, Any] = {name: form.cleaned_data[name] for name in form.changed_data if name in form.Meta.fields}
+    endpoint_changed = not creating and "endpoint_url" in changes
 
     read = connection.read_credentials if not creating else AwsCredentials()
-    changes.update(_audited(read_form.apply(read), "read.", read))
+    changed = read_form.apply(read)
+    if endpoint_changed:
+        changed = _drop_secret(read, changed)
+    changes.update(_audited(changed, "read.", read))
     read.save()
     connection.read_credentials = read
 
     old_action = connection.action_credentials if connection.action_credentials_id else None
     if form.cleaned_data["use_action_credentials"]:
         action = old_action or AwsCredentials()
-        changes.update(_audited(action_form.apply(action), "action.", action))
+        changed = action_form.apply(action)
+        if endpoint_changed:
+            changed = _drop_secret(action, changed)
+        changes.update(_audited(changed, "action.", action))
         action.save()
         connection.action_credentials = action
     else:

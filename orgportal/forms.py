@@ -1,6 +1,7 @@
 """Forms of the connection pages. Secrets are write-only: never rendered back, kept when left blank.
 
-Limits and patterns of the role ARN and external id come from STS's own service model.
+Limits of the role ARN come from STS's own service model; key ids and secrets are checked
+against the shapes IAM issues them in before anything is stored or sent.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import botocore.session
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import AwsConnection, AwsCredentials, CredentialMode
+from .models import STORABLE_SECRET, AwsConnection, AwsCredentials, CredentialMode
 
-ACCESS_KEY_ID = re.compile(r"^[A-Z0-9]{12,128}$")
+# Real AWS: a long-term access key id and its 40-character secret, as IAM issues them.
+AWS_ACCESS_KEY_ID = re.compile(r"AKIA[A-Z0-9]{16}")
+AWS_SECRET_ACCESS_KEY = re.compile(r"[A-Za-z0-9/+=]{40}")
+# An emulator at a custom endpoint takes its own keys: orgsim's key id is the 12-digit account.
+EMULATOR_ACCESS_KEY_ID = re.compile(r"[A-Z0-9]{12,128}")
+# IAM's role ARN: partition, a 12-digit account, then the role's path and name (ASCII only).
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,576}", re.ASCII)
 
 FieldT = TypeVar("FieldT", bound=forms.Field)
 
@@ -47,16 +54,22 @@ def _check_model(value: str, member: str, label: str) -> None:
 
 
 class CredentialsForm(forms.Form):
-    """How to obtain credentials: one of the four modes and the fields that mode needs."""
+    """How to obtain credentials: one of the four modes and the fields that mode needs.
 
-    mode = forms.ChoiceField(choices=CredentialMode.choices, initial=CredentialMode.DEFAULT_CHAIN)
+    The server's own credentials (default chain, named profile) are offered only when
+    `allow_ambient` (a superuser on a deployment that enables them) and refused if posted
+    otherwise. Role mode takes no external id: the connection's generated one is used. Keys are
+    checked against AWS's shapes for AWS, and bounded printable ASCII for an emulator's endpoint.
+    Call `ConnectionForms.is_valid()` rather than this form's own: it needs the endpoint.
+    """
+
+    mode = forms.ChoiceField(choices=CredentialMode.choices, initial=CredentialMode.KEYS)
     profile_name = forms.CharField(required=False, max_length=128, label="Profile name")
-    role_arn = forms.CharField(required=False, max_length=2048, label="Role ARN")
-    external_id = forms.CharField(
+    role_arn = forms.CharField(
         required=False,
-        label="External id",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Write-only. Leave blank to keep the stored one.",
+        max_length=2048,
+        label="Role ARN",
+        help_text="The role's trust policy must require this connection's external id (shown on its page).",
     )
     access_key_id = forms.CharField(required=False, max_length=128, label="Access key id")
     secret_access_key = forms.CharField(
@@ -66,8 +79,14 @@ class CredentialsForm(forms.Form):
         help_text="Write-only. Leave blank to keep the stored one.",
     )
 
-    def __init__(self, *args: Any, instance: AwsCredentials | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, instance: AwsCredentials | None = None, allow_ambient: bool = False, **kwargs: Any
+    ) -> None:
         self.instance = instance
+        self.allow_ambient = allow_ambient
+        # Set by ConnectionForms before validation: where the credentials will be sent.
+        self.endpoint_url = ""
+        self.endpoint_changed = False
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = {
                 "mode": instance.mode,
@@ -76,11 +95,21 @@ class CredentialsForm(forms.Form):
                 "access_key_id": instance.access_key_id,
             }
         super().__init__(*args, **kwargs)
+        if not allow_ambient:
+            # Shown without them; the field still knows them, so clean() can say why it refuses.
+            form_field(self, "mode", forms.ChoiceField).widget.choices = [
+                (value, label) for value, label in CredentialMode.choices if not CredentialMode(value).is_ambient
+            ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         mode = data.get("mode")
-        stored = self.instance
+        if mode and CredentialMode(mode).is_ambient and not self.allow_ambient:
+            self.add_error(
+                "mode",
+                "The portal server's own credentials (default chain, named profile) are for superusers, "
+                "and only where the deployment enables them. Use access keys or a role.",
+            )
         if mode == CredentialMode.PROFILE and not data.get("profile_name"):
             self.add_error("profile_name", "A named profile needs its name.")
         if mode == CredentialMode.ASSUME_ROLE:
@@ -90,31 +119,44 @@ class CredentialsForm(forms.Form):
             else:
                 try:
                     _check_model(role_arn, "RoleArn", "The role ARN")
-                    if not role_arn.startswith("arn:") or ":role/" not in role_arn:
+                    if not ROLE_ARN.fullmatch(role_arn):
                         raise ValidationError("A role ARN looks like arn:aws:iam::123456789012:role/Name.")
                 except ValidationError as exc:
                     self.add_error("role_arn", exc)
-            external_id = data.get("external_id", "")
-            if external_id:
-                try:
-                    _check_model(external_id, "ExternalId", "The external id")
-                except ValidationError as exc:
-                    self.add_error("external_id", exc)
         if mode == CredentialMode.KEYS:
-            key_id = data.get("access_key_id", "")
-            if not key_id:
-                self.add_error("access_key_id", "Access keys need the access key id.")
-            elif not ACCESS_KEY_ID.match(key_id):
-                self.add_error("access_key_id", "An access key id is 12 or more capital letters and digits.")
-            keeps_secret = (
-                stored is not None
-                and stored.mode == CredentialMode.KEYS
-                and stored.secret_access_key_encrypted
-                and stored.access_key_id == key_id
-            )
-            if not data.get("secret_access_key") and not keeps_secret:
-                self.add_error("secret_access_key", "Enter the secret access key (it is stored encrypted).")
+            self._clean_keys(data)
         return data
+
+    def _clean_keys(self, data: dict[str, Any]) -> None:
+        key_id, secret = data.get("access_key_id", ""), data.get("secret_access_key", "")
+        emulator = bool(self.endpoint_url)
+        if not key_id:
+            self.add_error("access_key_id", "Access keys need the access key id.")
+        elif emulator and not EMULATOR_ACCESS_KEY_ID.fullmatch(key_id):
+            self.add_error("access_key_id", "An access key id is 12 or more capital letters and digits.")
+        elif not emulator and not AWS_ACCESS_KEY_ID.fullmatch(key_id):
+            self.add_error("access_key_id", "An AWS access key id is AKIA followed by 16 capital letters and digits.")
+        if secret and emulator and not STORABLE_SECRET.fullmatch(secret):
+            self.add_error(
+                "secret_access_key", "A secret access key is 1 to 128 printable ASCII characters, without spaces."
+            )
+        elif secret and not emulator and not AWS_SECRET_ACCESS_KEY.fullmatch(secret):
+            self.add_error(
+                "secret_access_key", "An AWS secret access key is 40 characters: letters, digits, / + and =."
+            )
+        stored = self.instance
+        has_stored = stored is not None and stored.mode == CredentialMode.KEYS and stored.secret_access_key_encrypted
+        if secret or (
+            has_stored and stored is not None and stored.access_key_id == key_id and not self.endpoint_changed
+        ):
+            return
+        if has_stored and self.endpoint_changed:
+            self.add_error(
+                "secret_access_key",
+                "The endpoint changed: enter the secret access key again (a stored secret is never sent to a new endpoint).",
+            )
+        else:
+            self.add_error("secret_access_key", "Enter the secret access key (it is stored encrypted).")
 
     def apply(self, credentials: AwsCredentials) -> list[str]:
         """Copy the cleaned data onto `credentials` (unsaved); the names of the fields that changed."""
@@ -129,14 +171,7 @@ class CredentialsForm(forms.Form):
         changed = [name for name, value in wanted.items() if getattr(credentials, name) != value]
         for name, value in wanted.items():
             setattr(credentials, name, value)
-        # Secrets: a new value replaces; blank keeps; a mode that does not use one clears it.
-        if mode != CredentialMode.ASSUME_ROLE:
-            if credentials.external_id_encrypted:
-                credentials.external_id_encrypted = ""
-                changed.append("external_id")
-        elif data.get("external_id"):
-            credentials.external_id = data["external_id"]
-            changed.append("external_id")
+        # The secret: a new value replaces; blank keeps; a mode that does not use one clears it.
         if mode != CredentialMode.KEYS:
             if credentials.secret_access_key_encrypted:
                 credentials.secret_access_key_encrypted = ""
@@ -169,3 +204,42 @@ class ConnectionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk and "use_action_credentials" not in self.initial:
             self.initial["use_action_credentials"] = bool(self.instance.action_credentials_id)
+
+
+class ConnectionForms:
+    """The three forms of the connection page, validated together.
+
+    The credentials forms need to know where their credentials go: a key's shape depends on
+    whether the endpoint is AWS or an emulator, and a new endpoint must not inherit a stored
+    secret (it would sign requests to a host the editor chose).
+    """
+
+    def __init__(self, data: Any, *, connection: AwsConnection | None, allow_ambient: bool) -> None:
+        self.connection = connection
+        self.form = ConnectionForm(data, instance=connection or AwsConnection())
+        self.read = CredentialsForm(
+            data,
+            prefix="read",
+            instance=connection.read_credentials if connection else None,
+            allow_ambient=allow_ambient,
+        )
+        self.action = CredentialsForm(
+            data,
+            prefix="action",
+            instance=connection.action_credentials if connection and connection.action_credentials_id else None,
+            allow_ambient=allow_ambient,
+        )
+
+    def is_valid(self) -> bool:
+        connection_ok = self.form.is_valid()
+        if connection_ok:
+            endpoint = self.form.cleaned_data["endpoint_url"] or ""
+        else:
+            endpoint = str(self.form.data.get("endpoint_url", "") or "").strip()
+        changed = self.connection is not None and endpoint != self.connection.endpoint_url
+        for credentials_form in (self.read, self.action):
+            credentials_form.endpoint_url = endpoint
+            credentials_form.endpoint_changed = changed
+        read_ok = self.read.is_valid()
+        uses_action = connection_ok and self.form.cleaned_data["use_action_credentials"]
+        return connection_ok and read_ok and (not uses_action or self.action.is_valid())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -23,8 +26,20 @@ class Role(models.TextChoices):
 class CredentialMode(models.TextChoices):
     DEFAULT_CHAIN = "default", "Default credential chain (environment, instance role)"
     PROFILE = "profile", "Named profile"
-    ASSUME_ROLE = "assume_role", "Assume a role (with external id)"
+    ASSUME_ROLE = "assume_role", "Assume a role (with the portal's external id)"
     KEYS = "keys", "Access keys (stored encrypted)"
+
+    @property
+    def is_ambient(self) -> bool:
+        """The web/worker process's own credentials: whatever they reach, not what a tenant brings."""
+        return self in AMBIENT_MODES
+
+
+AMBIENT_MODES = frozenset({CredentialMode.DEFAULT_CHAIN, CredentialMode.PROFILE})
+
+# Whatever the endpoint, a stored secret is bounded printable ASCII: no 10 KB blob, no Unicode
+# that an HTTP signer would mangle. The form applies AWS's own, stricter shapes on top.
+STORABLE_SECRET = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 class AwsCredentials(models.Model):
@@ -33,7 +48,6 @@ class AwsCredentials(models.Model):
     mode = models.CharField(max_length=16, choices=CredentialMode.choices, default=CredentialMode.DEFAULT_CHAIN)
     profile_name = models.CharField(max_length=128, blank=True)
     role_arn = models.CharField(max_length=2048, blank=True)
-    external_id_encrypted = models.TextField(blank=True)
     access_key_id = models.CharField(max_length=128, blank=True)
     secret_access_key_encrypted = models.TextField(blank=True)
 
@@ -41,12 +55,8 @@ class AwsCredentials(models.Model):
         return self.get_mode_display()
 
     @property
-    def external_id(self) -> str:
-        return crypto.decrypt(self.external_id_encrypted)
-
-    @external_id.setter
-    def external_id(self, value: str) -> None:
-        self.external_id_encrypted = crypto.encrypt(value)
+    def is_ambient(self) -> bool:
+        return CredentialMode(self.mode).is_ambient
 
     @property
     def secret_access_key(self) -> str:
@@ -54,6 +64,8 @@ class AwsCredentials(models.Model):
 
     @secret_access_key.setter
     def secret_access_key(self, value: str) -> None:
+        if not STORABLE_SECRET.fullmatch(value):
+            raise ValueError("a secret access key is 1 to 128 printable ASCII characters")
         self.secret_access_key_encrypted = crypto.encrypt(value)
 
     def describe(self) -> str:
@@ -67,10 +79,19 @@ class AwsCredentials(models.Model):
         return "default credential chain"
 
 
+def new_external_id() -> str:
+    """A fresh external id: random, unique per connection, inside STS's ExternalId pattern and length."""
+    return "orgportal-" + secrets.token_urlsafe(24)
+
+
 class AwsConnection(models.Model):
     """One AWS Organizations management account that the portal reads and acts for."""
 
     name = models.CharField(max_length=100, unique=True)
+    # AWS's guidance for third parties: the portal, not the user, picks the external id that
+    # the customer's role trust policy requires, so no tenant can name another tenant's role
+    # and have the portal assume it (the confused deputy). Not a secret: shown on the page.
+    external_id = models.CharField(max_length=64, unique=True, default=new_external_id, editable=False)
     endpoint_url = models.URLField(blank=True, help_text="Leave empty for AWS; set for orgsim.")
     read_credentials = models.OneToOneField(AwsCredentials, on_delete=models.PROTECT, related_name="+")
     # Optional least-privilege split: read_credentials only need List*/Describe*.

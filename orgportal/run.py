@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from orgportal.crypto import default_secret_key_file
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("ORGPORTAL_VAR_DIR", ROOT / "var"))
 HOST = os.environ.get("ORGPORTAL_HOST", "127.0.0.1")
@@ -23,19 +25,30 @@ PORT = int(os.environ.get("ORGPORTAL_PORT", "8000"))
 ORGSIM_PORT = int(os.environ.get("ORGSIM_PORT", "4566"))
 
 
-def _secret_key_file() -> Path:
-    path = VAR / "secret_key"
+def _secret_key_file(var: Path = VAR) -> Path:
+    """The embedded default's SECRET_KEY file, outside the data folder (created once, owner-only).
+
+    A key left in the data folder by an older version moves out, so the secrets it encrypted
+    stay readable and a copy of the data folder no longer carries its key.
+    """
+    path = default_secret_key_file(var)
+    legacy = var / "secret_key"
     if not path.exists():
-        VAR.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = legacy.read_text().strip() if legacy.is_file() else secrets.token_urlsafe(50)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(50))
+            f.write(key)
+    legacy.unlink(missing_ok=True)
     return path
 
 
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SECRET_KEY_FILE", str(_secret_key_file()))
+    # The demo's connections are the superuser's to choose: the server's own credentials may be
+    # offered to them here. Deployments leave this off unless they mean it.
+    env.setdefault("ORGPORTAL_ALLOW_AMBIENT_CREDENTIALS", "true")
     env.setdefault("ORGPORTAL_VAR_DIR", str(VAR))
     # Plain HTTP on localhost: no TLS, so no secure-only cookies or HTTPS redirect.
     env.setdefault("SECURE_TLS", "false")

@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from orgportal.crypto import default_secret_key_file
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ORGPORTAL_VAR_DIR", BASE_DIR / "var"))
 
@@ -44,9 +46,15 @@ DEBUG = envbool("DEBUG", "false")
 TESTING = envbool("ORGPORTAL_TESTING", "true" if "pytest" in sys.modules else "false")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-_SECRET_KEY_FILE = Path(os.environ.get("SECRET_KEY_FILE", VAR_DIR / "secret_key"))
+# The embedded default (make run) writes a random key once under the user's config folder
+# (orgportal.crypto.default_secret_key_file), readable by its owner only: never in the data
+# folder, since the key that encrypts stored AWS secrets is derived from it.
+_SECRET_KEY_FILE = Path(os.environ.get("SECRET_KEY_FILE") or default_secret_key_file(VAR_DIR))
+if VAR_DIR.resolve() in _SECRET_KEY_FILE.resolve().parents:
+    raise ImproperlyConfigured(
+        f"SECRET_KEY_FILE {_SECRET_KEY_FILE} is inside the data folder {VAR_DIR}: keep it elsewhere."
+    )
 if not SECRET_KEY and _SECRET_KEY_FILE.is_file():
-    # The embedded default (make run) writes a random key here once, readable by its owner only.
     SECRET_KEY = _SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if DEBUG or TESTING:
@@ -57,6 +65,11 @@ if not SECRET_KEY:
 # Secrets of AWS connections are encrypted with these Fernet keys (first one encrypts; all
 # decrypt, so a key can be rotated). Derived from SECRET_KEY when unset.
 FERNET_KEYS = envlist("ORGPORTAL_FERNET_KEYS", "")
+
+# Tenants. The default credential chain and named profiles are the web and worker processes'
+# own AWS credentials, reaching whatever the server's role reaches: offered only when the
+# deployment enables them (make run's demo does), and then only to superusers.
+ALLOW_AMBIENT_CREDENTIALS = envbool("ORGPORTAL_ALLOW_AMBIENT_CREDENTIALS", "false")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")

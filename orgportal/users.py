@@ -1,7 +1,8 @@
 """Users and grants (admins): who holds which role on the connections you administer; grant and revoke.
 
 Each change is written to the audit trail in the same transaction as the grant itself. An admin
-sees and changes grants only on connections where they hold the admin role (superusers: all).
+sees and changes grants only on connections where they hold the admin role, and sees (and may
+grant to) only users who share a connection with them (superusers: all).
 """
 
 from __future__ import annotations
@@ -30,12 +31,23 @@ class GrantForm(forms.Form):
     connection = forms.ModelChoiceField(queryset=AwsConnection.objects.none())
     role = forms.ChoiceField(choices=Role.choices)
 
-    def __init__(self, *args: Any, connections: QuerySet[AwsConnection], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, viewer: Account, connections: QuerySet[AwsConnection], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        form_field(self, "user", forms.ModelChoiceField).queryset = Account.objects.filter(is_active=True).order_by(
-            "username"
-        )
+        form_field(self, "user", forms.ModelChoiceField).queryset = users_visible_to(viewer).order_by("username")
         form_field(self, "connection", forms.ModelChoiceField).queryset = connections
+
+
+def users_visible_to(viewer: Account) -> QuerySet[Account]:
+    """The active users who share a connection with `viewer` (superusers: every active user).
+
+    Tenants are walls: an admin of one connection neither sees nor can pick a user who only
+    holds grants elsewhere. A user's first grant therefore comes from a superuser.
+    """
+    active = Account.objects.filter(is_active=True)
+    if viewer.is_superuser:
+        return active
+    shared = Grant.objects.filter(connection__in=connections_for(viewer)).values("user_id")
+    return active.filter(id__in=shared)
 
 
 def _administered(user: User) -> QuerySet[AwsConnection]:
@@ -89,7 +101,7 @@ def users(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "orgportal/users.html",
-        {"grants": grants, "form": GrantForm(connections=connections)},
+        {"grants": grants, "form": GrantForm(viewer=request_user(request), connections=connections)},
     )
 
 
@@ -99,7 +111,7 @@ def grant_create(request: HttpRequest) -> HttpResponse:
     connections = _administered(request_user(request))
     # Fetched through roles first: another connection is a 404, one without admin a 403.
     get_connection_for_user(request_user(request), request.POST.get("connection", ""), Role.ADMIN)
-    form = GrantForm(request.POST, connections=connections)
+    form = GrantForm(request.POST, viewer=request_user(request), connections=connections)
     if not form.is_valid():
         grants = Grant.objects.filter(connection__in=connections).select_related("user", "connection")
         return render(request, "orgportal/users.html", {"grants": grants, "form": form}, status=400)

@@ -16,10 +16,9 @@ from django_htmx.middleware import HtmxDetails
 
 from audit.events import record
 
-from .connections import connection_save, connection_test
-from .forms import ConnectionForm, CredentialsForm
-from .models import AwsConnection, Grant, Role
-from .roles import Account, connections_for, get_connection_for_user, request_user, roles_on
+from .connections import connection_forms, connection_save, connection_test, may_add_connections
+from .models import AwsConnection, Role
+from .roles import connections_for, get_connection_for_user, request_user, roles_on
 from .tasks import queue_sync
 
 RUNS_SHOWN = 20
@@ -29,59 +28,37 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _can_add(user: Account) -> bool:
-    """Superusers, and admins of any connection, may add connections."""
-    if user.is_superuser:
-        return True
-    return Grant.objects.filter(user=user, role=Role.ADMIN).exists()
-
-
 @login_required
 def connection_list(request: HtmxHttpRequest) -> HttpResponse:
     connections = connections_for(request_user(request))
     return render(
         request,
         "orgportal/connection_list.html",
-        {"connections": connections, "can_add": _can_add(request_user(request))},
+        {"connections": connections, "can_add": may_add_connections(request_user(request))},
     )
-
-
-def _forms(
-    request: HtmxHttpRequest, connection: AwsConnection | None
-) -> tuple[ConnectionForm, CredentialsForm, CredentialsForm]:
-    data = request.POST if request.method == "POST" else None
-    instance = connection or AwsConnection()
-    form = ConnectionForm(data, instance=instance)
-    read_form = CredentialsForm(data, prefix="read", instance=connection.read_credentials if connection else None)
-    action_form = CredentialsForm(
-        data,
-        prefix="action",
-        instance=connection.action_credentials if connection and connection.action_credentials_id else None,
-    )
-    return form, read_form, action_form
 
 
 def _edit(request: HtmxHttpRequest, connection: AwsConnection | None) -> HttpResponse:
-    form, read_form, action_form = _forms(request, connection)
+    actor = request_user(request)
+    forms = connection_forms(request.POST if request.method == "POST" else None, actor=actor, connection=connection)
+    refused = False
     if request.method == "POST":
-        uses_action = form.is_valid() and form.cleaned_data["use_action_credentials"]
-        valid = form.is_valid() and read_form.is_valid() and (not uses_action or action_form.is_valid())
-        if valid:
-            saved = connection_save(
-                actor=request_user(request), request=request, form=form, read_form=read_form, action_form=action_form
-            )
+        if forms.is_valid():
+            saved = connection_save(actor=actor, request=request, forms=forms)
             messages.success(request, f"Saved {saved.name}. Secrets are stored encrypted and never shown again.")
             return redirect("connection_detail", pk=saved.pk)
+        refused = True
     return render(
         request,
         "orgportal/connection_form.html",
-        {"form": form, "read_form": read_form, "action_form": action_form, "connection": connection},
+        {"form": forms.form, "read_form": forms.read, "action_form": forms.action, "connection": connection},
+        status=400 if refused else 200,
     )
 
 
 @login_required
 def connection_add(request: HtmxHttpRequest) -> HttpResponse:
-    if not _can_add(request_user(request)):
+    if not may_add_connections(request_user(request)):
         raise PermissionDenied("Only administrators may add connections.")
     return _edit(request, None)
 
