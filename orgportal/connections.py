@@ -46,20 +46,20 @@ def connection_forms(data: Any, *, actor: Account, connection: AwsConnection | N
 
 
 def _audited(changed: list[str], prefix: str, credentials: AwsCredentials) -> dict[str, Any]:
-    def value(name: str) -> Any:
-        if name not in SECRET_FIELDS:
-            return getattr(credentials, name)
-        return "replaced" if getattr(credentials, f"{name}_encrypted") else "dropped"
-
-    return {f"{prefix}{name}": value(name) for name in changed}
+    return {
+        f"{prefix}{name}": ("replaced" if name in SECRET_FIELDS else getattr(credentials, name)) for name in changed
+    }
 
 
-def _drop_secret(credentials: AwsCredentials, changed: list[str]) -> list[str]:
-    """After an endpoint change: a secret not entered again in this edit is dropped, never re-sent."""
+def _drop_secret(credentials: AwsCredentials, changed: list[str], prefix: str) -> dict[str, Any]:
+    """After an endpoint change: a secret not entered again in this edit is dropped, never re-sent.
+
+    Audited under a name the trail does not redact, so the trail says that it happened.
+    """
     if "secret_access_key" in changed or not credentials.secret_access_key_encrypted:
-        return changed
+        return {}
     credentials.secret_access_key_encrypted = ""
-    return [*changed, "secret_access_key"]
+    return {f"{prefix}dropped": "secret_access_key (the endpoint changed)"}
 
 
 @transaction.atomic
@@ -73,9 +73,9 @@ def connection_save(*, actor: Account, request: HttpRequest | None, forms: Conne
 
     read = connection.read_credentials if not creating else AwsCredentials()
     changed = read_form.apply(read)
-    if endpoint_changed:
-        changed = _drop_secret(read, changed)
     changes.update(_audited(changed, "read.", read))
+    if endpoint_changed:
+        changes.update(_drop_secret(read, changed, "read."))
     read.save()
     connection.read_credentials = read
 
@@ -83,9 +83,9 @@ def connection_save(*, actor: Account, request: HttpRequest | None, forms: Conne
     if form.cleaned_data["use_action_credentials"]:
         action = old_action or AwsCredentials()
         changed = action_form.apply(action)
-        if endpoint_changed:
-            changed = _drop_secret(action, changed)
         changes.update(_audited(changed, "action.", action))
+        if endpoint_changed:
+            changes.update(_drop_secret(action, changed, "action."))
         action.save()
         connection.action_credentials = action
     else:

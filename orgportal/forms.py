@@ -215,7 +215,8 @@ class ConnectionForms:
     """
 
     def __init__(self, data: Any, *, connection: AwsConnection | None, allow_ambient: bool) -> None:
-        self.connection = connection
+        # Read now: validating the ModelForm writes the posted endpoint onto the instance.
+        self.stored_endpoint = connection.endpoint_url if connection else None
         self.form = ConnectionForm(data, instance=connection or AwsConnection())
         self.read = CredentialsForm(
             data,
@@ -236,10 +237,15 @@ class ConnectionForms:
             endpoint = self.form.cleaned_data["endpoint_url"] or ""
         else:
             endpoint = str(self.form.data.get("endpoint_url", "") or "").strip()
-        changed = self.connection is not None and endpoint != self.connection.endpoint_url
+        changed = self.stored_endpoint is not None and endpoint != self.stored_endpoint
         for credentials_form in (self.read, self.action):
             credentials_form.endpoint_url = endpoint
             credentials_form.endpoint_changed = changed
         read_ok = self.read.is_valid()
-        uses_action = connection_ok and self.form.cleaned_data["use_action_credentials"]
-        return connection_ok and read_ok and (not uses_action or self.action.is_valid())
+        if not (connection_ok and self.form.cleaned_data["use_action_credentials"]):
+            # Unused: shown again as it was, not with errors about fields nobody means to fill.
+            self.action = CredentialsForm(
+                prefix="action", instance=self.action.instance, allow_ambient=self.action.allow_ambient
+            )
+            return connection_ok and read_ok
+        return connection_ok and read_ok and self.action.is_valid()

@@ -1,8 +1,14 @@
-"""How the gateway gets credentials: access keys, a named profile, the default chain; every
-session shares one botocore data loader. Each through real botocore to orgsim."""
+"""How the gateway gets credentials: access keys, a named profile, the default chain (the
+server's own credentials: only where the deployment allows them), an assumed role with the
+connection's generated external id; every session shares one botocore data loader. Each through
+real botocore to orgsim (and, for the role, a local STS endpoint)."""
 
 from __future__ import annotations
 
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,11 @@ def _no_cached_clients() -> Any:
     aws.forget_clients()
 
 
+@pytest.fixture
+def ambient_allowed(settings: Any) -> None:
+    settings.ALLOW_AMBIENT_CREDENTIALS = True
+
+
 def _connection(sim_org: Any, credentials: AwsCredentials) -> AwsConnection:
     return AwsConnection.objects.create(
         name=f"{credentials.mode} connection", endpoint_url=sim_org.sim.endpoint, read_credentials=credentials
@@ -31,6 +42,7 @@ def _organization_id(connection: AwsConnection) -> str:
     return aws.call(connection, "DescribeOrganization").data["Organization"]["Id"]
 
 
+@pytest.mark.usefixtures("ambient_allowed")
 def test_a_named_profile_is_read_from_the_shared_files(sim_org: Any, tmp_path: Path, monkeypatch: Any) -> None:
     credentials_file = tmp_path / "credentials"
     credentials_file.write_text(
@@ -43,6 +55,7 @@ def test_a_named_profile_is_read_from_the_shared_files(sim_org: Any, tmp_path: P
     assert _organization_id(connection) == sim_org.organization_id
 
 
+@pytest.mark.usefixtures("ambient_allowed")
 def test_a_missing_profile_is_an_aws_error_in_plain_words(sim_org: Any, tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
@@ -54,6 +67,7 @@ def test_a_missing_profile_is_an_aws_error_in_plain_words(sim_org: Any, tmp_path
     assert failure.value.user_message == "The named AWS profile does not exist on the portal's servers."
 
 
+@pytest.mark.usefixtures("ambient_allowed")
 def test_the_default_chain_takes_the_environment(sim_org: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", sim_org.management_account_id)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "environment-secret")
@@ -73,3 +87,80 @@ def test_clients_of_many_connections_share_one_data_loader(sim_org: Any, make_co
     assert a.meta.service_model.operation_names == b.meta.service_model.operation_names
     assert aws._session().get_component("data_loader") is aws._loader
     assert aws.call(second, "DescribeOrganization").data["Organization"]["Id"] == sim_org.organization_id
+
+
+@pytest.mark.parametrize("mode", [CredentialMode.DEFAULT_CHAIN, CredentialMode.PROFILE])
+def test_stored_ambient_credentials_are_refused_at_use_when_the_deployment_does_not_allow_them(
+    sim_org: Any, monkeypatch: Any, settings: Any, mode: str
+) -> None:
+    settings.ALLOW_AMBIENT_CREDENTIALS = False
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", sim_org.management_account_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "environment-secret")
+    connection = _connection(sim_org, AwsCredentials.objects.create(mode=mode, profile_name="default"))
+    sim_org.sim.reset_calls()
+
+    with pytest.raises(aws.AwsError) as failure:
+        _organization_id(connection)
+    assert failure.value.code == "AmbientCredentialsDisabled"
+    assert "does not allow" in failure.value.user_message
+    assert sim_org.sim.calls()["total"] == 0
+
+
+class _Sts(BaseHTTPRequestHandler):
+    """STS's AssumeRole over its query protocol: records what it was asked, answers keys for orgsim."""
+
+    asked: list[dict[str, str]] = []
+    account_id = ""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        params = {key: values[0] for key, values in urllib.parse.parse_qs(body).items()}
+        type(self).asked.append(params)
+        answer = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleResult>
+    <Credentials><AccessKeyId>{self.account_id}</AccessKeyId><SecretAccessKey>assumed-secret</SecretAccessKey>
+      <SessionToken>assumed-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
+    <AssumedRoleUser><AssumedRoleId>AROAEXAMPLE:orgportal</AssumedRoleId>
+      <Arn>arn:aws:sts::{self.account_id}:assumed-role/PortalReader/orgportal</Arn></AssumedRoleUser>
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>sts-request-1</RequestId></ResponseMetadata>
+</AssumeRoleResponse>""".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def sts(sim_org: Any, monkeypatch: Any) -> Iterator[type[_Sts]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sts)
+    _Sts.asked, _Sts.account_id = [], sim_org.management_account_id
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{server.server_address[1]}")
+    # The portal's own identity, which asks STS for the customer's role.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "portal-own-secret")
+    yield _Sts
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_assumed_role_is_asked_for_with_the_connections_generated_external_id(sim_org: Any, sts: type[_Sts]) -> None:
+    role_arn = "arn:aws:iam::111111111111:role/PortalReader"
+    connection = _connection(sim_org, AwsCredentials.objects.create(mode=CredentialMode.ASSUME_ROLE, role_arn=role_arn))
+
+    assert _organization_id(connection) == sim_org.organization_id
+    assert sts.asked == [
+        {
+            "Action": "AssumeRole",
+            "Version": "2011-06-15",
+            "RoleArn": role_arn,
+            "RoleSessionName": "orgportal",
+            "DurationSeconds": "3600",
+            "ExternalId": connection.external_id,
+        }
+    ]

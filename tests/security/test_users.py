@@ -35,13 +35,22 @@ def test_only_admins_manage_users(client, personas, name):
 def test_admin_grants_a_role_and_it_is_audited(client, personas):
     personas.login(client, "admin")
     response = client.post(
-        "/accounts/users/grants/", {"user": "mallory", "connection": personas.connection.pk, "role": Role.VIEWER}
+        "/accounts/users/grants/", {"user": "victor", "connection": personas.connection.pk, "role": Role.APPROVER}
     )
     assert response.status_code == 302
-    assert Grant.objects.filter(user=personas.outsider, connection=personas.connection, role=Role.VIEWER).exists()
+    assert Grant.objects.filter(user=personas.viewer, connection=personas.connection, role=Role.APPROVER).exists()
     event = AuditEvent.objects.get(action="grant_add")
     assert event.actor_label == "alice" and event.connection_id == personas.connection.pk
-    assert event.params == {"user": "mallory", "user_id": personas.outsider.pk, "role": "viewer"}
+    assert event.params == {"user": "victor", "user_id": personas.viewer.pk, "role": "approver"}
+
+
+def test_a_users_first_grant_comes_from_a_superuser(client, personas):
+    personas.login(client, "admin")
+    outsider = {"user": "mallory", "connection": personas.connection.pk, "role": Role.VIEWER}
+    assert client.post("/accounts/users/grants/", outsider).status_code == 400
+    personas.login(client, "superuser")
+    assert client.post("/accounts/users/grants/", outsider).status_code == 302
+    assert Grant.objects.filter(user=personas.outsider, connection=personas.connection, role=Role.VIEWER).exists()
 
 
 def test_admin_revokes_a_role_and_it_is_audited(client, personas):
