@@ -58,7 +58,7 @@ def test_two_data_folders_get_two_keys(tmp_path: Path, config_dir: Path) -> None
 def _settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     code = "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "SECRET_KEY_FILE", "DEBUG"}}
-    return subprocess.run(  # noqa: S603 - our own interpreter and settings
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env={
@@ -67,7 +67,7 @@ def _settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
             "DJANGO_SETTINGS_MODULE": "orgportal.settings",
             "ORGPORTAL_TESTING": "false",
             **env,
-        },  # fmt: skip
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -17,8 +17,7 @@ from django.urls import reverse
 
 from audit.events import REDACTED
 from audit.models import AuditEvent
-from orgportal.connections import connection_save
-from orgportal.forms import ConnectionForms, _sts_constraints
+from orgportal.forms import _sts_constraints
 from orgportal.models import AwsConnection, CredentialMode, Grant, Role
 
 pytestmark = pytest.mark.django_db
@@ -186,6 +185,9 @@ def test_changing_the_endpoint_needs_the_secret_again(personas: Any, client: Cli
 
 def test_saving_a_new_endpoint_drops_a_secret_not_entered_again(personas: Any, rf: Any) -> None:
     """The service's own guard, for a caller that validates the forms one by one."""
+    from orgportal.connections import connection_save
+    from orgportal.forms import ConnectionForms
+
     connection = personas.connection
     data = post(
         name=connection.name,
