@@ -145,10 +145,14 @@ class CredentialsForm(forms.Form):
                 "secret_access_key", "An AWS secret access key is 40 characters: letters, digits, / + and =."
             )
         stored = self.instance
-        has_stored = stored is not None and stored.mode == CredentialMode.KEYS and stored.secret_access_key_encrypted
-        if secret or (
-            has_stored and stored is not None and stored.access_key_id == key_id and not self.endpoint_changed
-        ):
+        stored_key_id = (
+            stored.access_key_id
+            if stored is not None and stored.mode == CredentialMode.KEYS and stored.secret_access_key_encrypted
+            else None
+        )
+        has_stored = stored_key_id is not None
+        # Blank keeps the stored secret only for the same key id at the same endpoint.
+        if secret or (stored_key_id == key_id and not self.endpoint_changed):
             return
         if has_stored and self.endpoint_changed:
             self.add_error(
