@@ -103,7 +103,9 @@ def append(*, seq: int | None, hash: str, head_time: datetime | None) -> Checkpo
     fields["signature"] = base64.b64encode(key.signing_key.sign(_message(fields))).decode()
     target = path()
     target.parent.mkdir(parents=True, exist_ok=True)
-    existing = sum(1 for line in target.read_text(encoding="utf-8").splitlines() if line.strip()) if target.exists() else 0
+    existing = (
+        sum(1 for line in target.read_text(encoding="utf-8").splitlines() if line.strip()) if target.exists() else 0
+    )
     line = (json.dumps(fields, sort_keys=True) + "\n").encode()
     # One write() of a whole line on an O_APPEND file: concurrent writers never interleave lines.
     fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -55,7 +55,7 @@ def scrub(value: Any) -> Any:
     return value
 
 
-def safe_text(value: str | bytes) -> str:
+def safe_text(value: str | bytes | bytearray) -> str:
     """`value` as text every database stores as given: NUL, lone surrogates and (in bytes) invalid
     UTF-8 escaped visibly with backslashes."""
     if isinstance(value, bytes | bytearray):

@@ -94,8 +94,9 @@ class AuditEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
     # The audit key whose row key made `hash` (`audit.keys`); null for rows from before the trail
-    # was keyed. Not hashed itself: a wrong id simply makes the HMAC fail.
-    key_id = models.CharField(max_length=16, null=True, blank=True)
+    # was keyed. Not hashed itself: a wrong id simply makes the HMAC fail. Null rather than "" so the
+    # column is added to a guarded table in place (no SQLite rebuild) and "no key" reads as such.
+    key_id = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["-id"]

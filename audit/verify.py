@@ -156,12 +156,10 @@ def _row_problem(walk: _Walk, using: str, values: tuple[Any, ...]) -> Problem | 
 
 def _pinned_problem(walk: _Walk, row_id: int, row_hash: str, pins: list[Checkpoint]) -> Problem | None:
     """Check the row against the checkpoints (sorted by row, unconsumed) that name it or an earlier row."""
-    while pins and pins[0].seq is not None and pins[0].seq <= row_id:
+    while pins and (pinned := pins[0].seq) is not None and pinned <= row_id:
         pin = pins.pop(0)
-        if pin.seq < row_id:
-            return Problem(
-                pin.seq, "deleted", f"Row {pin.seq}, which signed checkpoint {pin.number} names, was deleted."
-            )
+        if pinned < row_id:
+            return Problem(pinned, "deleted", f"Row {pinned}, which signed checkpoint {pin.number} names, was deleted.")
         if pin.hash != row_hash:
             since = f" after row {walk.confirmed}, the last row a checkpoint confirms" if walk.confirmed else ""
             return Problem(
@@ -191,9 +189,7 @@ def verify_chain(*, using: str = "default", chunk_size: int = 5000, incremental:
     latest = max(signed, key=lambda c: c.number) if signed else None
 
     def report(walk: _Walk, problem: Problem | None) -> Report:
-        return Report(
-            walk.checked, walk.prev_id, problem, walk.prev_hash, walk.prev_time, len(signed), latest
-        )
+        return Report(walk.checked, walk.prev_id, problem, walk.prev_hash, walk.prev_time, len(signed), latest)
 
     if bad:
         first = bad[0]
@@ -201,7 +197,9 @@ def verify_chain(*, using: str = "default", chunk_size: int = 5000, incremental:
     head = AuditChainHead.objects.using(using).filter(pk=1).first()
     upto = head.last_id if head is not None else None
     walk = _start(using, latest) if incremental else _Walk()
-    pins = sorted((c for c in signed if c.seq is not None and c.seq > (walk.prev_id or 0)), key=lambda c: (c.seq, c.number))
+    pins = sorted(
+        (c for c in signed if c.seq is not None and c.seq > (walk.prev_id or 0)), key=lambda c: (c.seq, c.number)
+    )
     for values in _rows(using, upto, chunk_size, after=walk.prev_id or 0):
         problem = _row_problem(walk, using, values) or _pinned_problem(walk, values[0], values[2], pins)
         if problem is not None:
@@ -280,4 +278,3 @@ def checkpoint_now(*, using: str = "default", chunk_size: int = 5000) -> Checkpo
 def describe(checkpoint: Checkpoint) -> str:
     row = f"row {checkpoint.seq}" if checkpoint.seq is not None else "the empty chain"
     return f"Checkpoint {checkpoint.number}: {row}, hash {checkpoint.hash[:16]}..., signed {checkpoint.signed_at}"
-

@@ -215,9 +215,7 @@ def test_the_export_is_the_python_writers_csv_of_the_same_rows_byte_for_byte(awk
     assert exported == "".join(csv_chunks(EXPORT_HEADER, rows)).encode()
     assert exported == reference(EXPORT_HEADER, rows).encode()
     parsed = list(csv.DictReader(io.StringIO(exported.decode())))
-    assert [row["resource"] for row in parsed] == [
-        "'" + text if is_formula(text) else text for text in AWKWARD_TEXTS
-    ]
+    assert [row["resource"] for row in parsed] == ["'" + text if is_formula(text) else text for text in AWKWARD_TEXTS]
     assert parsed[0]["actor_id"] == "0" and parsed[2]["actor_id"] == "-2" and parsed[1]["actor_id"] == ""
     # JSON cells are the database's text in plain UTF-8 (SQLite's \\u escapes spelled out).
     assert "Zürich ünïcode 東京 ✓" in parsed[15]["params"] and "\\u" not in parsed[15]["params"]

@@ -38,7 +38,12 @@ def test_an_event_with_nul_bytes_surrogates_and_invalid_utf8_is_stored_and_verif
     assert row.resource == "a\\x00b\\udc80c\\ud800" == row.error
     assert row.actor_label == "evil\\x00name"
     assert row.user_agent == "agent\\x00"
-    assert row.params == {"q": ["a\\x00b\\udc80c\\ud800"], "raw": "\\xff\\x00", "key\\x00": "v", "nested": {"x": "\\ud83d"}}
+    assert row.params == {
+        "q": ["a\\x00b\\udc80c\\ud800"],
+        "raw": "\\xff\\x00",
+        "key\\x00": "v",
+        "nested": {"x": "\\ud83d"},
+    }
     assert row.hash == row.expected_hash()
     out = io.StringIO()
     call_command("audit_verify", stdout=out)
