@@ -12,12 +12,16 @@ import csv
 import io
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from audit.csv import csv_chunks, neutralize
 from audit.events import record
 from audit.models import AuditEvent
 from audit.selectors import EXPORT_HEADER, export_csv, export_rows
+from handshakes.models import Handshake
 from tests.audit.test_csv_writer import reference
+from transfers.models import ResponsibilityTransfer
 
 FORMULAS = [
     "  =1+1",
@@ -69,3 +73,28 @@ def test_the_database_and_python_writers_neutralize_the_same_cells_byte_for_byte
     parsed = list(csv.DictReader(io.StringIO(exported.decode())))
     assert [row["resource"] for row in parsed] == ["'" + text for text in FORMULAS] + HARMLESS
     assert [row["error"] for row in parsed] == ["'" + text for text in FORMULAS] + HARMLESS
+
+
+@pytest.mark.django_db
+def test_transfer_and_handshake_exports_neutralize_them_with_the_same_rule(personas):
+    for n, text in enumerate(["\u00a0=cmd|' /C calc'!A0", "\uff1d1+1", " plain"]):
+        ResponsibilityTransfer.objects.create(
+            connection=personas.connection, transfer_id=f"rt-{n:08d}", direction="inbound", name=text, status="ACCEPTED"
+        )
+        Handshake.objects.create(
+            connection=personas.connection,
+            handshake_id=f"h-{n:08d}",
+            action="INVITE",
+            state="OPEN",
+            direction="sent",
+            counterparty=text,
+        )
+    client = personas.login(Client(), "auditor")
+    transfers = csv.DictReader(io.StringIO(b"".join(client.get(reverse("transfer_export")).streaming_content).decode()))
+    assert [row["name"] for row in transfers] == ["'\u00a0=cmd|' /C calc'!A0", "'\uff1d1+1", " plain"]
+    handshakes = csv.DictReader(
+        io.StringIO(b"".join(client.get(reverse("handshake_export")).streaming_content).decode())
+    )
+    assert sorted(row["counterparty"] for row in handshakes) == sorted(
+        ["'\u00a0=cmd|' /C calc'!A0", "'\uff1d1+1", " plain"]
+    )
