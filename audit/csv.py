@@ -2,7 +2,10 @@
 
 The format: UTF-8, comma-separated, LF line ends, a cell quoted (with doubled quotes inside)
 only when it holds , " CR or LF, None as an empty cell, and a text cell that a spreadsheet would
-read as a formula (it starts with = + - @, a tab or a carriage return) led by a single quote.
+read as a formula led by a single quote: one that starts with a tab or a carriage return, or whose
+first character after any leading whitespace and Unicode spaces (NBSP, U+3000, the BOM, LF, the
+other Zs spaces, which spreadsheets trim: LibreOffice's "trim spaces") is = + - @ or one of their
+full-width forms U+FF1D U+FF0B U+FF0D U+FF20.
 That is PostgreSQL's own ``COPY ... (FORMAT csv)`` once the formulas are neutralized and empty
 text made NULL, so there are two writers of the one format, byte for byte the same:
 
@@ -29,23 +32,36 @@ from django.http import HttpRequest, StreamingHttpResponse
 
 from .events import record
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet reads as the start of a formula, and what it skips before looking.
+OPERATORS = "=+-@\uff1d\uff0b\uff0d\uff20"
+LEADING_SPACES = (
+    " \t\n\r\x0b\x0c\x85\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+# Always neutralized, whatever follows (OWASP's list: a tab or CR can start a formula in some imports).
+ALWAYS = "\t\r"
+# The first characters of the cells that may need it: the cheap test before the full one.
+FORMULA_STARTS = tuple(sorted(set(OPERATORS + LEADING_SPACES)))
+_FORMULA = re.compile(f"[{ALWAYS}]|[{LEADING_SPACES}]*[{re.escape(OPERATORS)}]")
 CHUNK_BYTES = 64 * 1024
 _ROWS_PER_WRITE = 1000
 
 
+def is_formula(text: str) -> bool:
+    """Whether a spreadsheet could read this text cell as a formula."""
+    return text.startswith(FORMULA_STARTS) and _FORMULA.match(text) is not None
+
+
 def neutralize(row: Sequence[Any]) -> list[Any]:
     """The row with every formula-looking text cell prefixed by a single quote."""
-    return [
-        "'" + cell if cell.__class__ is str and cell.startswith(FORMULA_STARTS) else cell  # type: ignore[union-attr]
-        for cell in row
-    ]
+    return ["'" + cell if cell.__class__ is str and is_formula(cell) else cell for cell in row]
 
 
 # A formula-looking cell anywhere in a column joined with (and led by) a separator: a literal
-# first character lets the regex engine skip ahead instead of trying every position.
+# first character lets the regex engine skip ahead instead of trying every position. A match may
+# also start inside a cell holding the separator: it is only the cue to check the column's cells.
 _SEPARATOR = "\x1f"
-_FORMULA_IN_COLUMN = re.compile("\x1f[=+\\-@\t\r]")
+_FORMULA_IN_COLUMN = re.compile(f"\x1f(?:{_FORMULA.pattern})")
 # What makes a cell quoted (as the csv module quotes with a CRLF terminator, and PostgreSQL).
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
 
@@ -71,7 +87,7 @@ def _column_text(column: tuple[Any, ...]) -> list[str]:
     joined = _SEPARATOR + _SEPARATOR.join(texts)
     if _FORMULA_IN_COLUMN.search(joined) is not None:
         texts = [
-            "'" + text if cell.__class__ is str and text.startswith(FORMULA_STARTS) else text
+            "'" + text if cell.__class__ is str and is_formula(text) else text
             for cell, text in zip(column, texts, strict=True)
         ]
     if _NEEDS_QUOTES.search(joined) is not None:
@@ -121,15 +137,24 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[
         yield chunk.encode("utf-8")
 
 
+def _sql_class(characters: str) -> str:
+    """A PostgreSQL regex bracket expression of these characters, spelled as \\uXXXX escapes so
+    the SQL text holds none of them."""
+    return "[" + "".join(f"\\u{ord(c):04x}" for c in characters) + "]"
+
+
+_SQL_FORMULA = f"^({_sql_class(ALWAYS)}|{_sql_class(LEADING_SPACES)}*{_sql_class(OPERATORS)})"
+_SQL_STARTS = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
+
+
 def _sql_cell(column: str) -> str:
     """SQL for a text column as the Python writer writes it: a formula-looking cell led by a
     quote, an empty one NULL (COPY writes '' as "", NULL as nothing)."""
-    # Most cells start past the last formula start (a letter, a bracket): one comparison settles them.
-    last = max(map(ord, FORMULA_STARTS))
-    starts = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
+    # Most cells start with something else (a letter, a digit): one ascii() settles them, and the
+    # regex runs only on cells led by an operator or a space.
     return (
-        f"CASE WHEN ascii({column}) > {last} THEN {column} "
-        f"WHEN ascii({column}) IN ({starts}) THEN '''' || {column} ELSE NULLIF({column}, '') END"
+        f"CASE WHEN ascii({column}) IN ({_SQL_STARTS}) AND {column} ~ '{_SQL_FORMULA}' THEN '''' || {column} "
+        f"ELSE NULLIF({column}, '') END"
     )
 
 

@@ -6,6 +6,13 @@ UPDATE`` on PostgreSQL; on SQLite every writing transaction is already exclusive
 settings open them IMMEDIATE), so every row's ``prev_hash`` is the hash of the row before it.
 The lock is held until the caller's transaction ends: keep transactions that record short, and
 never hold one open across an AWS call.
+
+Any details are stored, whatever they hold: text that no database (or no JSON) can carry is
+escaped visibly before it is hashed, in the spelling Python's ``backslashreplace`` gives — a NUL
+byte becomes ``\\x00`` (PostgreSQL refuses NUL in text and JSON), a lone surrogate ``\\udc80``,
+an invalid UTF-8 byte in a ``bytes`` value ``\\xff``. A literal backslash is kept as it is, so
+an escape and the same characters typed by hand read alike: the trail records what was asked, not
+a byte-exact copy. Each row's hash is an HMAC under the current audit key (`audit.keys`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from django.utils import timezone
 
 from orgportal import bulk
 
+from . import keys
 from .models import AuditChainHead, AuditEvent, Outcome, compute_hash
 
 REDACTED = "[redacted]"
@@ -47,11 +55,34 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def safe_text(value: str | bytes | bytearray) -> str:
+    """`value` as text every database stores as given: NUL, lone surrogates and (in bytes) invalid
+    UTF-8 escaped visibly with backslashes."""
+    if isinstance(value, bytes | bytearray):
+        text = bytes(value).decode("utf-8", "backslashreplace")
+    else:
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8") if not value.isascii() else value
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
+
+
+def _safe(value: Any) -> Any:
+    """`value` with every string (keys included, at any depth) and bytes made safe by `safe_text`."""
+    if isinstance(value, str | bytes | bytearray):
+        return safe_text(value)
+    if isinstance(value, Mapping):
+        return {safe_text(str(name)): _safe(item) for name, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_safe(item) for item in value]
+    return value
+
+
 def _json_ready(params: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Scrubbed params in exactly the form the database gives back, so the hash survives a round trip."""
+    """Scrubbed, safe params in exactly the form the database gives back, so the hash survives a
+    round trip. A value JSON cannot hold (a Decimal, a date...) is written as the encoder spells it."""
     if not params:
         return {}
-    return json.loads(json.dumps(scrub(params), cls=DjangoJSONEncoder))
+    encoded = json.dumps(_safe(scrub(params)), cls=DjangoJSONEncoder, default=str)
+    return _safe(json.loads(encoded))  # type: ignore[no-any-return]
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -110,18 +141,18 @@ def _build(
         roles = roles_cache[cache_key]
     return AuditEvent(
         actor_id=actor.pk if actor is not None else None,
-        actor_label=label[:150],
+        actor_label=safe_text(label)[:150],
         roles=roles,
         ip=client_ip(request) if request is not None else "",
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:512],
+        user_agent=safe_text(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:512],
         connection_id=connection.pk if connection is not None else None,
-        connection_label=(str(connection.name) if connection is not None else "")[:100],
-        resource=str(resource)[:512],
-        action=action,
+        connection_label=safe_text(str(connection.name) if connection is not None else "")[:100],
+        resource=safe_text(str(resource))[:512],
+        action=safe_text(action),
         params=_json_ready(params),
         outcome=outcome,
-        aws_request_id=str(aws_request_id or "")[:128],
-        error=str(error or ""),
+        aws_request_id=safe_text(str(aws_request_id or ""))[:128],
+        error=safe_text(str(error or "")),
     )
 
 
@@ -146,10 +177,12 @@ def _append(events: list[AuditEvent], using: str = "default") -> list[AuditEvent
             # Times never go backwards along the chain, even if the clock does.
             now = head.last_time
         prev_hash = head.last_hash
+        key = keys.current()
         for event in events:
             event.time = now
             event.prev_hash = prev_hash
-            event.hash = compute_hash(event.content(), prev_hash)
+            event.key_id = key.key_id
+            event.hash = compute_hash(event.content(), prev_hash, key.row_key)
             prev_hash = event.hash
         if len(events) == 1:
             events[0].save(using=using, force_insert=True)

@@ -1,4 +1,5 @@
-"""The audit trail's tables: append-only, hash-chained events and the one-row chain head.
+"""The audit trail's tables: append-only, hash-chained (HMAC under a key kept out of the
+database) events and the one-row chain head.
 
 Nothing here is a foreign key. The database refuses UPDATE and DELETE on the event table (see the
 triggers in migration 0002), so ``on_delete=SET_NULL`` or ``CASCADE`` could never run: deleting a
@@ -9,12 +10,15 @@ connection name) as they were when it happened, which is also what an auditor wa
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models
 from django.utils import timezone
+
+from . import keys
 
 GENESIS_HASH = "0" * 64
 
@@ -54,12 +58,17 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def compute_hash(content: dict[str, Any], prev_hash: str) -> str:
-    """sha256 over a canonical JSON of the hashed fields and the previous row's hash."""
+def compute_hash(content: dict[str, Any], prev_hash: str, key: bytes | None = None) -> str:
+    """The hash of a row: HMAC-SHA256 under the audit row key (`audit.keys`) over a canonical JSON
+    of the hashed fields and the previous row's hash. Without a key, a plain SHA-256: the rows
+    written before the trail was keyed, which anyone could recompute."""
     document = {name: content[name] for name in HASHED_FIELDS}
     document["time"] = canonical_time(document["time"])
     document["prev_hash"] = prev_hash
-    return hashlib.sha256(canonical_json(document).encode()).hexdigest()
+    text = canonical_json(document).encode()
+    if key is None:
+        return hashlib.sha256(text).hexdigest()
+    return hmac.new(key, text, hashlib.sha256).hexdigest()
 
 
 class AuditEvent(models.Model):
@@ -84,6 +93,10 @@ class AuditEvent(models.Model):
     error = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # The audit key whose row key made `hash` (`audit.keys`); null for rows from before the trail
+    # was keyed. Not hashed itself: a wrong id simply makes the HMAC fail. Null rather than "" so the
+    # column is added to a guarded table in place (no SQLite rebuild) and "no key" reads as such.
+    key_id = models.CharField(max_length=16, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["-id"]
@@ -101,14 +114,19 @@ class AuditEvent(models.Model):
         return {name: getattr(self, name) for name in HASHED_FIELDS}
 
     def expected_hash(self) -> str:
-        return compute_hash(self.content(), self.prev_hash)
+        """The hash this row should carry, under its key (None if that key is not configured)."""
+        if self.key_id is None:
+            return compute_hash(self.content(), self.prev_hash)
+        key = keys.by_id(self.key_id)
+        return "" if key is None else compute_hash(self.content(), self.prev_hash, key.row_key)
 
 
 class AuditChainHead(models.Model):
     """The chain's last link, one row (pk=1). Locked while appending so links never fork.
 
     It also lets `audit_verify` notice rows removed from the end of the chain, which no
-    `prev_hash` could reveal.
+    `prev_hash` could reveal. Triggers (`audit.guard`) let it only move forward, to a row that
+    exists with that hash; signed checkpoints (`audit.checkpoints`) pin it outside the database.
     """
 
     last_id = models.BigIntegerField(null=True, blank=True)

@@ -71,6 +71,24 @@ FERNET_KEYS = envlist("ORGPORTAL_FERNET_KEYS", "")
 # deployment enables them (make run's demo does), and then only to superusers.
 ALLOW_AMBIENT_CREDENTIALS = envbool("ORGPORTAL_ALLOW_AMBIENT_CREDENTIALS", "false")
 
+# The audit trail's keys (audit/keys.py), kept out of the database so that a database writer can
+# neither compute a row's hash nor sign a checkpoint: comma-separated secrets from
+# ORGPORTAL_AUDIT_KEY or the file ORGPORTAL_AUDIT_KEY_FILE (first one keys new rows and signs; all
+# verify, so a key can be rotated). Derived from SECRET_KEY when unset. Signed checkpoints of the
+# chain go to AUDIT_CHECKPOINT_DIR (a folder outside the database's, ideally on another host or
+# an append-only mount), every AUDIT_CHECKPOINT_SECONDS, and to AUDIT_CHECKPOINT_WEBHOOK if set.
+AUDIT_KEYS = envlist("ORGPORTAL_AUDIT_KEY", "")
+if not AUDIT_KEYS and os.environ.get("ORGPORTAL_AUDIT_KEY_FILE"):
+    AUDIT_KEYS = [k.strip() for k in Path(os.environ["ORGPORTAL_AUDIT_KEY_FILE"]).read_text().split(",") if k.strip()]
+AUDIT_CHECKPOINT_DIR = Path(
+    os.environ.get(
+        "AUDIT_CHECKPOINT_DIR",
+        VAR_DIR / f"test-checkpoints-{os.getpid()}" if TESTING else BASE_DIR / "audit-checkpoints",
+    )
+)
+AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", "60")
+AUDIT_CHECKPOINT_WEBHOOK = os.environ.get("AUDIT_CHECKPOINT_WEBHOOK", "")
+
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 

@@ -66,10 +66,14 @@ def queue_sync(connection: AwsConnection) -> None:
 
 
 def ensure_schedule(interval_seconds: int | None = None) -> bool:
-    """Create or update the beat entry for `sync_all` (idempotent); True if anything changed."""
+    """Create or update the beat entries for `sync_all` and the audit trail's signed checkpoint
+    (idempotent); True if anything changed."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+    from audit.tasks import ensure_schedule as ensure_checkpoint_schedule
+
     every = interval_seconds or settings.SYNC_INTERVAL_SECONDS
+    checkpoint_changed = ensure_checkpoint_schedule()
     with transaction.atomic():
         schedule, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
         task, created = PeriodicTask.objects.get_or_create(
@@ -84,4 +88,4 @@ def ensure_schedule(interval_seconds: int | None = None) -> bool:
             task.enabled = True
             task.save()
             return True
-    return False
+    return checkpoint_changed

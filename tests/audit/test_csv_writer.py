@@ -15,7 +15,7 @@ from audit.csv import csv_chunks, neutralize
 cells = st.one_of(
     st.none(),
     st.integers(min_value=-(10**12), max_value=10**12),
-    st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\t=+-@'ü\x1f;")), max_size=8),
+    st.text(alphabet=st.sampled_from(list("ab ,\"\r\n\t=+-@'ü\x1f;\u00a0\u3000\ufeff\uff1d\uff0b")), max_size=8),
     st.datetimes(timezones=st.just(UTC)),
     st.booleans(),
 )

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.http import StreamingHttpResponse
 
-from audit.csv import copy_csv, csv_chunks, neutralize
+from audit.csv import copy_csv, csv_chunks, is_formula, neutralize
 from audit.events import record
 from audit.models import AuditEvent
 from audit.selectors import EXPORT_HEADER, export_csv, export_rows
@@ -170,6 +170,14 @@ AWKWARD_TEXTS = [
     "",
     "Zürich ünïcode 東京 ✓",
     '=HYPERLINK("http://x","y"),\n',
+    "  =1+1",
+    "\u00a0=1+1",
+    "\u3000+1",
+    "\ufeff@SUM(A1)",
+    "\n-2",
+    "\uff1d1+1",
+    "\uff0b1",
+    "\u00a0plain",
 ]
 
 
@@ -207,9 +215,7 @@ def test_the_export_is_the_python_writers_csv_of_the_same_rows_byte_for_byte(awk
     assert exported == "".join(csv_chunks(EXPORT_HEADER, rows)).encode()
     assert exported == reference(EXPORT_HEADER, rows).encode()
     parsed = list(csv.DictReader(io.StringIO(exported.decode())))
-    assert [row["resource"] for row in parsed] == [
-        "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text for text in AWKWARD_TEXTS
-    ]
+    assert [row["resource"] for row in parsed] == ["'" + text if is_formula(text) else text for text in AWKWARD_TEXTS]
     assert parsed[0]["actor_id"] == "0" and parsed[2]["actor_id"] == "-2" and parsed[1]["actor_id"] == ""
     # JSON cells are the database's text in plain UTF-8 (SQLite's \\u escapes spelled out).
     assert "Zürich ünïcode 東京 ✓" in parsed[15]["params"] and "\\u" not in parsed[15]["params"]

@@ -1,7 +1,9 @@
 """`audit_verify` names the first row that was edited, deleted or inserted out of order.
 
 Each test first drops the guard triggers (raw SQL, rolled back with the test's transaction), as
-someone with direct database access would, then tampers.
+someone with direct database access would, then tampers. Forged rows here carry hashes made with
+the audit key itself (a writer who also stole the key), so these tests reach the chain's links;
+tests/audit/test_forgery.py covers the writer without it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from audit import guard
+from audit import guard, keys
 from audit.events import record, record_many
 from audit.models import AuditEvent, compute_hash
 
@@ -53,8 +55,9 @@ def unguarded(trail: list[int]) -> list[int]:
 
 def forge(**fields: object) -> AuditEvent:
     """A row inserted behind record()'s back (INSERT is allowed; the chain head is not moved)."""
-    event = AuditEvent(action="forged", actor_label="mallory", **fields)
-    event.hash = compute_hash(event.content(), event.prev_hash)
+    key = keys.current()
+    event = AuditEvent(action="forged", actor_label="mallory", key_id=key.key_id, **fields)
+    event.hash = compute_hash(event.content(), event.prev_hash, key.row_key)
     event.save(force_insert=True)
     return event
 
@@ -75,7 +78,7 @@ def test_an_edited_row_is_named(unguarded):
 def test_an_edited_row_with_a_recomputed_hash_is_named(unguarded):
     row = AuditEvent.objects.get(pk=unguarded[2])
     row.outcome = "denied"
-    new_hash = compute_hash(row.content(), row.prev_hash)
+    new_hash = compute_hash(row.content(), row.prev_hash, keys.current().row_key)
     sql("UPDATE audit_auditevent SET outcome = 'denied', hash = %s WHERE id = %s", [new_hash, row.pk])
     assert f"Row {unguarded[2]} was edited and its hash recomputed" in failure()
 
