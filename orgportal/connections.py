@@ -17,7 +17,7 @@ from audit.events import record
 from . import aws
 from .forms import ConnectionForm, CredentialsForm
 from .models import AwsConnection, AwsCredentials, Grant, Role
-from .roles import Account
+from .roles import SignedInUser
 from .sync import identity_from, save_identity
 
 SECRET_FIELDS = frozenset({"external_id", "secret_access_key"})
@@ -32,7 +32,7 @@ def _audited(changed: list[str], prefix: str, credentials: AwsCredentials) -> di
 @transaction.atomic
 def connection_save(
     *,
-    actor: Account,
+    actor: SignedInUser,
     request: HttpRequest | None,
     form: ConnectionForm,
     read_form: CredentialsForm,
@@ -134,7 +134,7 @@ def _test(connection: AwsConnection, purpose: str) -> TestResult:
     return result
 
 
-def connection_test(*, connection: AwsConnection, actor: Account, request: HttpRequest | None) -> list[TestResult]:
+def connection_test(*, connection: AwsConnection, actor: SignedInUser, request: HttpRequest | None) -> list[TestResult]:
     """Test the read credentials (and the action ones when separate); audited."""
     purposes = ["read", "action"] if connection.action_credentials_id else ["read"]
     results = [_test(connection, purpose) for purpose in purposes]

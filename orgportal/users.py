@@ -22,19 +22,19 @@ from audit.events import record
 
 from .forms import form_field
 from .models import AwsConnection, Grant, Role
-from .roles import Account, User, connections_for, get_connection_for_user, request_user
+from .roles import SignedInUser, User, connections_for, get_connection_for_user, request_user
 
 
 class GrantForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=Account.objects.none(), to_field_name="username")
+    user = forms.ModelChoiceField(queryset=SignedInUser.objects.none(), to_field_name="username")
     connection = forms.ModelChoiceField(queryset=AwsConnection.objects.none())
     role = forms.ChoiceField(choices=Role.choices)
 
     def __init__(self, *args: Any, connections: QuerySet[AwsConnection], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        form_field(self, "user", forms.ModelChoiceField).queryset = Account.objects.filter(is_active=True).order_by(
-            "username"
-        )
+        form_field(self, "user", forms.ModelChoiceField).queryset = SignedInUser.objects.filter(
+            is_active=True
+        ).order_by("username")
         form_field(self, "connection", forms.ModelChoiceField).queryset = connections
 
 
@@ -48,7 +48,7 @@ def _administered(user: User) -> QuerySet[AwsConnection]:
 # --- services --------------------------------------------------------------------------------
 
 
-def grant_add(*, request: HttpRequest, user: Account, connection: AwsConnection, role: str) -> tuple[Grant, bool]:
+def grant_add(*, request: HttpRequest, user: SignedInUser, connection: AwsConnection, role: str) -> tuple[Grant, bool]:
     with transaction.atomic():
         grant, created = Grant.objects.get_or_create(user=user, connection=connection, role=role)
         if created:
