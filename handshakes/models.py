@@ -1,10 +1,14 @@
-"""The local cache of handshakes, plus what AWS does not keep: history beyond its 30 days."""
+"""The local cache of handshakes, plus what AWS does not keep: history beyond its 30 days — and
+when a handshake must be answered by, said once here for the action pages and the inbox."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db import models
 
 from orgportal.history import CachedAwsObject, ObservedChange
+from transfers.models import accept_by
 
 
 class Direction(models.TextChoices):
@@ -13,6 +17,18 @@ class Direction(models.TextChoices):
 
 
 OPEN_STATES = ("REQUESTED", "OPEN")
+TRANSFER_ACTION = "TRANSFER_RESPONSIBILITY"  # the handshake that carries a billing transfer
+
+
+def answer_by(*, action: str, expires_at: datetime | None, transfer_start_at: datetime | None) -> datetime | None:
+    """When an answer is due: the expiry, and for a billing transfer also its accept-by moment
+    (24 hours before the transfer starts), whichever comes first. Takes the fields, not a row, so
+    the inbox can rank rows it read as bare values."""
+    candidates = [expires_at]
+    if action == TRANSFER_ACTION and transfer_start_at is not None:
+        candidates.append(accept_by(transfer_start_at))
+    present = [c for c in candidates if c is not None]
+    return min(present) if present else None
 
 
 class Handshake(CachedAwsObject):
@@ -67,6 +83,17 @@ class Handshake(CachedAwsObject):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def is_billing_transfer(self) -> bool:
+        return self.action == TRANSFER_ACTION
+
+    def accept_by(self) -> datetime | None:
+        """A billing transfer's invitation must be accepted 24 hours before the transfer starts."""
+        return accept_by(self.transfer_start_at) if self.is_billing_transfer and self.transfer_start_at else None
+
+    def answer_by(self) -> datetime | None:
+        return answer_by(action=self.action, expires_at=self.expires_at, transfer_start_at=self.transfer_start_at)
 
     @property
     def action_label(self) -> str:

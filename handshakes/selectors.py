@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -23,7 +23,7 @@ from orgportal.pages import change_lines, get_cached_for_user, party_account_ids
 from orgportal.roles import User, connections_for
 from transfers.models import ResponsibilityTransfer
 
-from .models import OPEN_STATES, Direction, Handshake
+from .models import OPEN_STATES, TRANSFER_ACTION, Direction, Handshake, answer_by
 
 SORTS = (
     Sort("requested", "requested_at", "Requested"),
@@ -33,10 +33,7 @@ SORTS = (
 )
 DEFAULT_SORT = "-requested"
 
-TRANSFER_ACTION = "TRANSFER_RESPONSIBILITY"
 HANDSHAKE_ID_PATTERN = shape_constraints("HandshakeId")["pattern"]
-# A billing transfer invitation must be accepted at least this long before the transfer starts.
-ACCEPT_BEFORE_START = timedelta(hours=24)
 
 
 class HandshakeFilters(ListFilters):
@@ -52,9 +49,10 @@ class HandshakeFilters(ListFilters):
         form_field(self, "state", MultipleChoiceFilter).choices = enum_choices("HandshakeState")
 
 
-def get_handshake_for_user(user: User, pk: int) -> Handshake:
-    """The handshake `pk` if it belongs to a connection `user` may read; 404 otherwise."""
-    return get_cached_for_user(Handshake, user, pk, missing="No such handshake")
+def get_handshake_for_user(user: User, pk: int, role: str = Role.VIEWER) -> Handshake:
+    """The handshake `pk` if it belongs to a connection `user` may read (404 otherwise) and `user`
+    holds `role` there (403 otherwise): the one lookup of a handshake for pages and actions alike."""
+    return get_cached_for_user(Handshake, user, pk, missing="No such handshake", role=role)
 
 
 def filter_handshakes(
@@ -166,21 +164,31 @@ def handshake_detail(*, user: User, handshake: Handshake) -> HandshakeDetail:
         tree=resource_tree(handshake.resources),
         transfers=transfers,
         timeline=[(change, change_lines(change.kind, change.changes)) for change in changes],
-        deadline=deadline_of(handshake) if handshake.is_open else None,
+        deadline=handshake.answer_by() if handshake.is_open else None,
     )
+
+
+def handshakes_of_transfer(*, user: User, transfer: ResponsibilityTransfer) -> list[Handshake]:
+    """The handshakes that carry `transfer` (the active one first, then this connection's) as the
+    connections `user` may read cached them."""
+    handshakes = list(
+        Handshake.objects.filter(connection__in=connections_for(user, Role.VIEWER))
+        .filter(Q(transfer_id=transfer.transfer_id) | Q(handshake_id=transfer.active_handshake_id or "-"))
+        .select_related("connection")
+        .order_by("-requested_at", "id")
+    )
+    handshakes.sort(
+        key=lambda h: (h.handshake_id != transfer.active_handshake_id, h.connection_id != transfer.connection_id)
+    )
+    return handshakes
 
 
 # --- the inbox ---------------------------------------------------------------------------------
 
 
-def deadline_of(handshake: Handshake) -> datetime | None:
-    """When an answer is due: the expiry, and for a billing transfer also the accept-by time
-    (24 hours before the transfer starts), whichever comes first."""
-    candidates = [handshake.expires_at]
-    if handshake.action == TRANSFER_ACTION and handshake.transfer_start_at is not None:
-        candidates.append(handshake.transfer_start_at - ACCEPT_BEFORE_START)
-    present = [c for c in candidates if c is not None]
-    return min(present) if present else None
+def deadline_of(row: Any) -> datetime | None:
+    """`answer_by` of a handshake or of a row of its values (action, expires_at, transfer_start_at)."""
+    return answer_by(action=row.action, expires_at=row.expires_at, transfer_start_at=row.transfer_start_at)
 
 
 INBOX_FIELDS = (
@@ -231,7 +239,7 @@ def open_invitations(*, connection_ids: list[int], direction: str, limit: int) -
     shown = Handshake.objects.select_related("connection").only(*INBOX_FIELDS).in_bulk([row.pk for row in ranked])
     rows = [shown[row.pk] for row in ranked if row.pk in shown]
     for h in rows:
-        deadline = deadline_of(h)
+        deadline = h.answer_by()
         h.deadline = deadline  # type: ignore[attr-defined]
         h.deadline_is_accept_by = (  # type: ignore[attr-defined]
             deadline is not None and h.expires_at != deadline and h.action == TRANSFER_ACTION

@@ -1,16 +1,18 @@
-"""Handshake actions: accept, decline, cancel — and the two organization actions that create a
-handshake, InviteAccountToOrganization and EnableAllFeatures.
+"""Handshake actions: accept, decline, cancel — and the organization actions that create or end a
+handshake: InviteAccountToOrganization, EnableAllFeatures, and the invitation to a billing
+transfer (InviteOrganizationToTransferResponsibility) with its withdrawal (CancelHandshake).
 
-Each service is keyword-only and typed, checks the state first, and goes through the one write
-path (`orgportal.actions.perform`): claim, audit the intent, call AWS with the connection's action
-credentials, apply the response to the cached rows with an "action" change, audit the outcome.
-Views check roles through `orgportal.roles`; the services check them again, so a task or a shell
-cannot skip them either.
+Each service is keyword-only and typed and reads top to bottom: who may (`require_role`: views
+check it too, the service again so a task or a shell cannot skip it), then, under the one write
+path's claim (`orgportal.writepath.ActionClaim`), the state guard on the fresh row, the AWS call
+with the connection's action credentials, and the response applied to the cached rows with an
+"action" change; the claim audits the intent and the outcome.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -18,12 +20,15 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from orgportal import aws
-from orgportal.actions import ActionRefused, apply_to_row, perform, resource_key
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import require_role
+from orgportal.writepath import ActionClaim, ActionRefused, apply_to_row, resource_key
+from transfers.models import Direction as TransferDirection
 from transfers.models import ResponsibilityTransfer
+from transfers.services import resync_transfer, start_choices
+from transfers.sync import TRANSFER, transfer_row
 
-from .models import OPEN_STATES, Direction, Handshake
+from .models import Direction, Handshake
 from .sync import HANDSHAKE, handshake_row
 
 # What a decided handshake means for the billing transfer it carries (AWS moves both together).
@@ -43,8 +48,6 @@ def apply_handshake(*, handshake: Handshake, data: dict[str, Any]) -> Handshake:
 def _follow_transfer(handshake: Handshake) -> None:
     """A TRANSFER_RESPONSIBILITY handshake decided in AWS decides its transfer too: mirror that on
     the cached transfer rows of the same connection (the next sync confirms it from AWS)."""
-    from transfers.sync import TRANSFER
-
     status = TRANSFER_STATUS_AFTER.get(handshake.state)
     if not handshake.transfer_id or status is None:
         return
@@ -82,33 +85,27 @@ def resync_handshake(handshake: Handshake) -> str:
     return f"The portal refreshed it from AWS: it is now {fresh.state.lower()}."
 
 
-def _require(actor: Any, connection: AwsConnection, role: str) -> None:
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        require_role(actor, connection, role)
+def refreshed(handshake: Handshake) -> Handshake:
+    """`handshake` read again from the database (as the previous claim holder left it), keeping
+    its loaded connection: the connection row is not what a guard is about, and the AWS call
+    needs it (and its credentials) next."""
+    connection = handshake.connection
+    handshake.refresh_from_db()
+    if handshake.connection_id == connection.pk:
+        handshake.connection = connection
+    return handshake
 
 
-def _guard_open(handshake: Handshake, *, direction: str, verb: str, refresh: bool = True) -> Any:
-    """The state guard: re-read the row (as the previous claim holder left it) and refuse when it
-    is no longer open or not on the side that may `verb` it. `refresh=False` checks the row as the
-    caller loaded it (the fail-fast check before the claim; the claim's guard reads it again)."""
-
-    def guard() -> None:
-        if refresh:
-            # refresh_from_db() drops the cached connection (and its credentials): keep it, the
-            # connection row is not what the guard is about and the AWS call needs it next.
-            connection = handshake.connection
-            handshake.refresh_from_db()
-            if handshake.connection_id == connection.pk:
-                handshake.connection = connection
-        if handshake.direction != direction:
-            side = "the invited party" if direction == Direction.RECEIVED else "the sender"
-            raise ActionRefused(f"Only {side} can {verb} this invitation.", status=409)
-        if handshake.state not in OPEN_STATES:
-            raise ActionRefused(
-                f"This invitation is already {handshake.state.lower()}; there is nothing to {verb}.", status=409
-            )
-
-    return guard
+def check_open(handshake: Handshake, *, direction: str, verb: str) -> None:
+    """The state guard of an answer: refuse when `handshake` is no longer open or not on the side
+    that may `verb` it."""
+    if handshake.direction != direction:
+        side = "the invited party" if direction == Direction.RECEIVED else "the sender"
+        raise ActionRefused(f"Only {side} can {verb} this invitation.", status=409)
+    if not handshake.is_open:
+        raise ActionRefused(
+            f"This invitation is already {handshake.state.lower()}; there is nothing to {verb}.", status=409
+        )
 
 
 @dataclass(frozen=True)
@@ -132,26 +129,21 @@ def handshake_answer(*, handshake: Handshake, verb: str, actor: Any, request: Ht
     invitation (AcceptHandshake, DeclineHandshake; Approver role), or cancel one this connection
     sent (CancelHandshake; Operator role)."""
     answer = ANSWERS[verb]
-    _require(actor, handshake.connection, answer.role)
-    guard = _guard_open(handshake, direction=answer.direction, verb=verb)
-    # Fail fast, on the row as loaded, before touching the claim table; under the claim the guard
-    # reads it again.
-    _guard_open(handshake, direction=answer.direction, verb=verb, refresh=False)()
-    outcome = perform(
+    require_role(actor, handshake.connection, answer.role)
+    # Fail fast, on the row as loaded, before touching the claim table.
+    check_open(handshake, direction=answer.direction, verb=verb)
+    with ActionClaim(
         connection=handshake.connection,
         actor=actor,
         request=request,
         action=f"handshake.{verb}",
         resource=handshake.handshake_id,
         key=resource_key("handshake", handshake.handshake_id),
-        operation=answer.operation,
-        params={"HandshakeId": handshake.handshake_id},
-        guard=guard,
-        apply=lambda data: apply_handshake(handshake=handshake, data=data["Handshake"]),
         resync=lambda: resync_handshake(handshake),
-    )
-    result: Handshake = outcome.result
-    return result
+    ) as claim:
+        check_open(refreshed(handshake), direction=answer.direction, verb=verb)
+        data = claim.call(answer.operation, {"HandshakeId": handshake.handshake_id})
+        return apply_handshake(handshake=handshake, data=data["Handshake"])
 
 
 def handshake_accept(*, handshake: Handshake, actor: Any, request: HttpRequest | None = None) -> Handshake:
@@ -182,26 +174,41 @@ def organization_invite_account(
 ) -> Handshake:
     """Invite an account (by id or email) to join this organization (InviteAccountToOrganization).
     An account that belongs to another organization may be invited too. Operator role."""
-    _require(actor, connection, Role.OPERATOR)
-    params: dict[str, Any] = {"Target": {"Id": target_id, "Type": target_type}}
-    if notes:
-        params["Notes"] = notes
-    if tags:
-        params["Tags"] = tags
-    outcome = perform(
+    require_role(actor, connection, Role.OPERATOR)
+    with ActionClaim(
         connection=connection,
         actor=actor,
         request=request,
         action="organization.invite_account",
         resource=f"{target_type}:{target_id}",
         key=resource_key(f"invite-account:{connection.pk}", target_id.lower()),
-        operation="InviteAccountToOrganization",
-        params=params,
-        apply=lambda data: create_sent_handshake(connection=connection, data=data["Handshake"]),
         submission=submission,
+    ) as claim:
+        data = claim.call("InviteAccountToOrganization", invitation_params(target_id, target_type, notes, tags))
+        return create_sent_handshake(connection=connection, data=data["Handshake"])
+
+
+def invitation_params(
+    target_id: str, target_type: str, notes: str, tags: list[dict[str, str]] | None, **more: Any
+) -> dict[str, Any]:
+    """The parameters of an invitation call: its target and `more`, then the notes and tags when given."""
+    params: dict[str, Any] = (
+        {**more, "Target": {"Id": target_id, "Type": target_type}}
+        if more
+        else {"Target": {"Id": target_id, "Type": target_type}}
     )
-    result: Handshake = outcome.result
-    return result
+    if notes:
+        params["Notes"] = notes
+    if tags:
+        params["Tags"] = tags
+    return params
+
+
+def check_all_features_off(connection: AwsConnection) -> None:
+    """The guard of EnableAllFeatures, on the connection as last synced."""
+    connection.refresh_from_db(fields=["feature_set"])
+    if connection.feature_set == "ALL":
+        raise ActionRefused("This organization already has all features enabled.", status=409)
 
 
 def organization_enable_all_features(
@@ -209,26 +216,140 @@ def organization_enable_all_features(
 ) -> Handshake:
     """Start enabling all features (EnableAllFeatures): AWS sends every member account an
     APPROVE_ALL_FEATURES handshake. Admin role."""
-    _require(actor, connection, Role.ADMIN)
-
-    def guard() -> None:
-        connection.refresh_from_db(fields=["feature_set"])
-        if connection.feature_set == "ALL":
-            raise ActionRefused("This organization already has all features enabled.", status=409)
-
-    guard()
-    outcome = perform(
+    require_role(actor, connection, Role.ADMIN)
+    check_all_features_off(connection)
+    with ActionClaim(
         connection=connection,
         actor=actor,
         request=request,
         action="organization.enable_all_features",
         resource=connection.organization_id or connection.name,
         key=resource_key("enable-all-features", str(connection.pk)),
-        operation="EnableAllFeatures",
-        params={},
-        guard=guard,
-        apply=lambda data: create_sent_handshake(connection=connection, data=data["Handshake"]),
         submission=submission,
+    ) as claim:
+        check_all_features_off(connection)
+        data = claim.call("EnableAllFeatures", {})
+        return create_sent_handshake(connection=connection, data=data["Handshake"])
+
+
+# --- the invitation to a billing transfer, and its withdrawal: handshakes too -----------------
+
+
+def transfer_invite(
+    *,
+    connection: AwsConnection,
+    actor: Any,
+    target_id: str,
+    target_type: str,
+    source_name: str,
+    start_at: datetime,
+    notes: str = "",
+    tags: list[dict[str, str]] | None = None,
+    request: HttpRequest | None = None,
+    submission: str = "",
+) -> Handshake:
+    """Invite another organization's management account to let this one pay its bills
+    (InviteOrganizationToTransferResponsibility, Type BILLING). Operator role."""
+    require_role(actor, connection, Role.OPERATOR)
+    if start_at not in start_choices():
+        raise ActionRefused(
+            "A billing transfer starts at 00:00 UTC on the 1st of a month that is far enough ahead for the "
+            "invitation to be accepted at least 24 hours before. Choose one of the months offered.",
+            status=422,
+        )
+    params = invitation_params(
+        target_id, target_type, notes, tags, Type="BILLING", SourceName=source_name, StartTimestamp=start_at
     )
-    result: Handshake = outcome.result
-    return result
+    with ActionClaim(
+        connection=connection,
+        actor=actor,
+        request=request,
+        action="transfer.invite",
+        resource=f"{target_type}:{target_id}",
+        key=resource_key(f"invite-transfer:{connection.pk}", target_id.lower()),
+        submission=submission,
+    ) as claim:
+        data = claim.call(
+            "InviteOrganizationToTransferResponsibility",
+            params,
+            audit={**params, "StartTimestamp": start_at.isoformat()},
+        )
+        handshake = create_sent_handshake(connection=connection, data=data["Handshake"])
+        _cache_new_transfer(connection=connection, handshake=handshake, params=params)
+        return handshake
+
+
+def _cache_new_transfer(*, connection: AwsConnection, handshake: Handshake, params: dict[str, Any]) -> None:
+    """The invitation names the new transfer in a RESPONSIBILITY_TRANSFER resource: cache it as an
+    inbound (we pay) transfer awaiting an answer, so it shows at once; the next sync completes it."""
+    if not handshake.transfer_id:
+        return
+    if ResponsibilityTransfer.objects.filter(connection=connection, transfer_id=handshake.transfer_id).exists():
+        return
+    target = params["Target"]
+    source = {("ManagementAccountId" if target["Type"] == "ACCOUNT" else "ManagementAccountEmail"): target["Id"]}
+    ours = {"ManagementAccountId": connection.account_id, "ManagementAccountEmail": connection.account_email}
+    data = {
+        "Id": handshake.transfer_id,
+        "Name": params["SourceName"],
+        "Type": params["Type"],
+        "Status": "REQUESTED",
+        "Source": source,
+        "Target": {k: v for k, v in ours.items() if v},
+        "StartTimestamp": params["StartTimestamp"],
+        "ActiveHandshakeId": handshake.handshake_id,
+    }
+    transfer = ResponsibilityTransfer(connection=connection)
+    apply_to_row(transfer, TRANSFER, transfer_row(data, TransferDirection.INBOUND))
+
+
+def check_cancelable(transfer: ResponsibilityTransfer) -> None:
+    """The guard of withdrawing a transfer's invitation (`ResponsibilityTransfer.can_cancel`)."""
+    if transfer.direction != TransferDirection.INBOUND:
+        raise ActionRefused("Only the organization that sent the invitation can cancel it.", status=409)
+    if not transfer.can_cancel():
+        raise ActionRefused(
+            f"This billing transfer is {transfer.status.lower()}; only an unanswered invitation can be canceled.",
+            status=409,
+        )
+
+
+def transfer_cancel(
+    *, transfer: ResponsibilityTransfer, actor: Any, request: HttpRequest | None = None
+) -> ResponsibilityTransfer:
+    """Withdraw an invitation this organization sent, before it is answered (CancelHandshake on the
+    transfer's handshake). Operator role."""
+    require_role(actor, transfer.connection, Role.OPERATOR)
+    transfer.refresh_from_db()
+    check_cancelable(transfer)
+    handshake_id = transfer.active_handshake_id
+
+    def cached_handshake() -> Handshake | None:
+        return Handshake.objects.filter(connection=transfer.connection, handshake_id=handshake_id).first()
+
+    def resync() -> str:
+        cached = cached_handshake()
+        if cached is not None:
+            resync_handshake(cached)
+        return resync_transfer(transfer)
+
+    with ActionClaim(
+        connection=transfer.connection,
+        actor=actor,
+        request=request,
+        action="transfer.cancel",
+        resource=transfer.transfer_id,
+        # The handshake's key: cancel and the other side's accept never race inside the portal.
+        key=resource_key("handshake", handshake_id),
+        resync=resync,
+    ) as claim:
+        transfer.refresh_from_db()
+        check_cancelable(transfer)
+        data = claim.call("CancelHandshake", {"HandshakeId": handshake_id})
+        cached = cached_handshake()
+        if cached is not None:
+            apply_handshake(handshake=cached, data=data["Handshake"])  # moves the transfer row too
+        if data["Handshake"].get("State") == "CANCELED":
+            apply_to_row(transfer, TRANSFER, {"status": "CANCELED"})
+        transfer.refresh_from_db()
+        return transfer

@@ -1,34 +1,31 @@
-"""URL routes of this area."""
+"""URL routes of this area, and of the two transfer actions that are handshakes (they live under
+the transfers' URLs: `transfer_invitation_urls`, included by the root URLconf)."""
 
 from django.urls import path
 
-from . import views
+from . import action_views, exports, views
 
 urlpatterns: list = [
     path("", views.handshake_list, name="handshake_list"),
     path("<int:pk>/", views.handshake_detail, name="handshake_detail"),
-]
-
-# Actions (handshakes/actions.py): every state-changing URL of this area, the organization's too.
-from . import actions as handshake_actions  # noqa: E402
-
-urlpatterns += [
-    path("<int:pk>/accept/", handshake_actions.accept, name="handshake_accept"),
-    path("<int:pk>/decline/", handshake_actions.decline, name="handshake_decline"),
-    path("<int:pk>/cancel/", handshake_actions.cancel, name="handshake_cancel"),
+    path("export.csv", exports.export, name="handshake_export"),
+    # Every state-changing URL of this area, the organization's too.
+    path("<int:pk>/accept/", action_views.accept, name="handshake_accept"),
+    path("<int:pk>/decline/", action_views.decline, name="handshake_decline"),
+    path("<int:pk>/cancel/", action_views.cancel, name="handshake_cancel"),
     path(
         "connection/<int:connection_pk>/invite-account/",
-        handshake_actions.invite_account,
+        action_views.invite_account,
         name="organization_invite_account",
     ),
     path(
         "connection/<int:connection_pk>/enable-all-features/",
-        handshake_actions.enable_all_features,
+        action_views.enable_all_features,
         name="organization_enable_all_features",
     ),
 ]
 
-# CSV export of the list, same filters (handshakes/exports.py).
-from . import exports as handshake_exports  # noqa: E402
-
-urlpatterns += [path("export.csv", handshake_exports.export, name="handshake_export")]
+transfer_invitation_urls: list = [
+    path("connection/<int:connection_pk>/invite/", action_views.transfer_invite, name="transfer_invite"),
+    path("<int:pk>/cancel/", action_views.transfer_cancel, name="transfer_cancel"),
+]

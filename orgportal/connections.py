@@ -18,13 +18,13 @@ from audit.events import record
 from . import aws
 from .forms import ConnectionForms
 from .models import AwsConnection, AwsCredentials, Grant, Role
-from .roles import Account
+from .roles import SignedInUser
 from .sync import identity_from, save_identity
 
 SECRET_FIELDS = frozenset({"secret_access_key"})
 
 
-def may_add_connections(user: Account) -> bool:
+def may_add_connections(user: SignedInUser) -> bool:
     """Superusers, and admins of any connection, may add connections.
 
     An admin's new connection holds only what they bring (access keys, or a role whose trust
@@ -36,12 +36,12 @@ def may_add_connections(user: Account) -> bool:
     return Grant.objects.filter(user=user, role=Role.ADMIN).exists()
 
 
-def ambient_allowed(user: Account) -> bool:
+def ambient_allowed(user: SignedInUser) -> bool:
     """May `user` give a connection the server's own credentials (default chain, named profile)?"""
     return bool(settings.ALLOW_AMBIENT_CREDENTIALS) and user.is_superuser
 
 
-def connection_forms(data: Any, *, actor: Account, connection: AwsConnection | None) -> ConnectionForms:
+def connection_forms(data: Any, *, actor: SignedInUser, connection: AwsConnection | None) -> ConnectionForms:
     return ConnectionForms(data, connection=connection, allow_ambient=ambient_allowed(actor))
 
 
@@ -63,7 +63,7 @@ def _drop_secret(credentials: AwsCredentials, changed: list[str], prefix: str) -
 
 
 @transaction.atomic
-def connection_save(*, actor: Account, request: HttpRequest | None, forms: ConnectionForms) -> AwsConnection:
+def connection_save(*, actor: SignedInUser, request: HttpRequest | None, forms: ConnectionForms) -> AwsConnection:
     """Create or update a connection from valid forms; audit what changed (never a secret)."""
     form, read_form, action_form = forms.form, forms.read, forms.action
     connection: AwsConnection = form.instance
@@ -168,7 +168,7 @@ def _test(connection: AwsConnection, purpose: str) -> TestResult:
     return result
 
 
-def connection_test(*, connection: AwsConnection, actor: Account, request: HttpRequest | None) -> list[TestResult]:
+def connection_test(*, connection: AwsConnection, actor: SignedInUser, request: HttpRequest | None) -> list[TestResult]:
     """Test the read credentials (and the action ones when separate); audited."""
     purposes = ["read", "action"] if connection.action_credentials_id else ["read"]
     results = [_test(connection, purpose) for purpose in purposes]

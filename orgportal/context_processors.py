@@ -7,7 +7,7 @@ from functools import cache
 from django.http import HttpRequest
 
 from .models import Grant, Role
-from .roles import IMPLIES, connections_for
+from .roles import connections_for, held_roles
 
 
 def portal(request: HttpRequest) -> dict[str, object]:
@@ -20,8 +20,7 @@ def portal(request: HttpRequest) -> dict[str, object]:
         """Every role the user holds on some connection (one query, and only if the nav asks)."""
         if user.is_superuser:
             return frozenset(Role.values)
-        granted = Grant.objects.filter(user_id=user.pk).values_list("role", flat=True).distinct()
-        return frozenset(implied for role in granted for implied in IMPLIES[role])
+        return held_roles(Grant.objects.filter(user_id=user.pk).values_list("role", flat=True).distinct())
 
     # Callables: the template calls them only where the nav needs them.
     return {

@@ -15,12 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from handshakes.actions import available_actions
+from handshakes.action_views import available_actions
 from handshakes.models import Direction, HandshakeChange
 from handshakes.selectors import name_counterparties, open_invitation_counts, open_invitations
 from transfers.models import TransferChange
 
-from .pages import Freshness, change_lines, roles_by_connection, visible_connections
+from .pages import Freshness, change_lines, visible_connections
+from .roles import roles_by_connection
 
 INVITATIONS_SHOWN = 20
 CHANGES_SHOWN = 20

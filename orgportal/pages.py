@@ -8,7 +8,6 @@ Pages never call AWS: everything here reads the cache the sync writes.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,14 +18,22 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django_htmx.middleware import HtmxDetails
 
 from audit.csv import csv_bytes, stream_csv
 
 from .listing import C, Listing, sort_links
-from .models import Account, AwsConnection, Grant, Role, SyncRun
-from .roles import IMPLIES, User, connections_for, get_connection_for_user, request_user
+from .models import Account, AwsConnection, Role, SyncRun
+from .roles import User, connections_for, get_connection_for_user, request_user, require_role, roles_by_connection
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it: `request.htmx` says whether (and from
+    which element) htmx sent it. Every view asks it so, and only so."""
+
+    htmx: HtmxDetails
 
 
 def visible_connections(user: User) -> list[AwsConnection]:
@@ -42,29 +49,21 @@ def visible_connections(user: User) -> list[AwsConnection]:
     return connections
 
 
-def roles_by_connection(user: User) -> dict[int, frozenset[str]]:
-    """connection id -> every role (implied ones included) `user` holds there, in one query, so a
-    list can ask the actions room what each row allows without a query per connection."""
-    if getattr(user, "is_superuser", False):
-        return defaultdict(lambda: frozenset(Role.values))
-    held: dict[int, set[str]] = defaultdict(set)
-    grants = Grant.objects.filter(user_id=user.pk)  # type: ignore[misc]  # an authenticated user has a pk
-    for connection_id, role in grants.values_list("connection_id", "role"):
-        held[connection_id] |= IMPLIES[role]
-    return defaultdict(frozenset, {pk: frozenset(roles) for pk, roles in held.items()})
-
-
-def get_cached_for_user(model: type[C], user: User, pk: int, *, missing: str) -> C:
-    """The cached row `pk` of `model` if it belongs to a connection `user` may read; otherwise a
-    404 that says `missing` (the portal does not confirm another connection's rows exist)."""
+def get_cached_for_user(model: type[C], user: User, pk: int, *, missing: str, role: str = Role.VIEWER) -> C:
+    """The cached row `pk` of `model` if it belongs to a connection `user` may read (otherwise a
+    404 that says `missing`: the portal does not confirm another connection's rows exist) and on
+    which `user` holds `role` (otherwise a 403). Each kind's "for this user" helper is this."""
     try:
-        return (
+        row = (
             model._default_manager.filter(connection__in=connections_for(user, Role.VIEWER))
-            .select_related("connection")
+            # The credentials too: an action's AWS call needs them, so it costs no query of its own.
+            .select_related("connection", "connection__read_credentials", "connection__action_credentials")
             .get(pk=pk)
         )
-    except model.DoesNotExist:
+    except (model.DoesNotExist, ValueError, TypeError):
         raise Http404(missing) from None
+    require_role(user, row.connection, role)
+    return row
 
 
 @dataclass(frozen=True)
@@ -163,7 +162,7 @@ def change_lines(kind: str, changes: dict[str, Any]) -> list[FieldChange]:
 
 
 def list_view(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     listing: Listing[C, Any],
     *,
     template: str,
@@ -193,7 +192,7 @@ def list_view(
         "export_url": reverse(export_url_name),
         "can_export": user.is_superuser or any(Role.AUDITOR in held for held in roles.values()),
     }
-    if getattr(request, "htmx", False):
+    if request.htmx:
         template += "#rows"
     return render(request, template, context)
 

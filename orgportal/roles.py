@@ -1,17 +1,20 @@
 """Who may do what: roles per connection, and the one helper that fetches a connection for a user.
 
-Every view reaches a connection (and through it, every cached AWS object) via these functions,
-so no view can forget authorization. A connection the user holds no grant on is a 404, never a
+The one place where roles are worked out (`held_roles`: a grant carries the roles it implies) and
+required (`require_role`, for views and services alike). Every view reaches a connection (and
+through it, every cached AWS object) via these functions, so no view can forget authorization. A connection the user holds no grant on is a 404, never a
 403: the portal does not confirm that it exists. A granted connection without the needed role is
 a 403.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.contrib.auth.models import User as Account
+from django.contrib.auth.models import User as SignedInUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
@@ -27,12 +30,12 @@ IMPLIES: dict[str, frozenset[str]] = {
     Role.AUDITOR: frozenset({Role.AUDITOR, Role.VIEWER}),
 }
 
-# Whoever a request is from: a signed-in account (the user model) or the anonymous user.
-User = Account | AnonymousUser
+# Whoever a request is from: a signed-in user (the user model) or the anonymous user.
+User = SignedInUser | AnonymousUser
 
 
-def request_user(request: HttpRequest) -> Account:
-    """The signed-in account of a request (views behind `login_required`), typed as the user model."""
+def request_user(request: HttpRequest) -> SignedInUser:
+    """The signed-in user of a request (views behind `login_required`), typed as the user model."""
     user = request.user
     if not user.is_authenticated:
         raise PermissionDenied("Sign in first.")
@@ -54,17 +57,39 @@ def connections_for(user: User, role: str = Role.VIEWER) -> QuerySet[AwsConnecti
     return AwsConnection.objects.filter(id__in=ids)
 
 
+def held_roles(granted: Iterable[str]) -> frozenset[str]:
+    """Every role the grants `granted` give, implied ones included."""
+    return frozenset(implied for role in granted for implied in IMPLIES[role])
+
+
 def roles_on(user: User, connection: AwsConnection) -> frozenset[str]:
     """Every role (implied ones included) that `user` holds on `connection`."""
     if not user.is_authenticated:
         return frozenset()
     if user.is_superuser:
         return frozenset(Role.values)
-    granted: Iterable[str] = Grant.objects.filter(user=user, connection=connection).values_list("role", flat=True)
-    held: set[str] = set()
-    for role in granted:
-        held |= IMPLIES[role]
-    return frozenset(held)
+    return held_roles(Grant.objects.filter(user=user, connection=connection).values_list("role", flat=True))
+
+
+def roles_by_connection(user: User) -> dict[int, frozenset[str]]:
+    """connection id -> every role `user` holds there, in one query, so a list can ask what each
+    row allows without a query per connection."""
+    if user.is_superuser:
+        return defaultdict(lambda: frozenset(Role.values))
+    granted: dict[int, list[str]] = defaultdict(list)
+    grants = Grant.objects.filter(user_id=user.pk)  # type: ignore[misc]  # an authenticated user has a pk
+    for connection_id, role in grants.values_list("connection_id", "role"):
+        granted[connection_id].append(role)
+    return defaultdict(frozenset, {pk: held_roles(roles) for pk, roles in granted.items()})
+
+
+def request_roles_on(request: HttpRequest, connection: AwsConnection) -> frozenset[str]:
+    """`roles_on` for the request's user, looked up once per connection per request (a page
+    showing many rows of one connection asks once)."""
+    cache: dict[int, frozenset[str]] = request.__dict__.setdefault("_portal_roles", {})
+    if connection.pk not in cache:
+        cache[connection.pk] = roles_on(request.user, connection)
+    return cache[connection.pk]
 
 
 def has_role(user: User, connection: AwsConnection, role: str) -> bool:
@@ -81,7 +106,11 @@ def get_connection_for_user(user: User, pk: int | str, role: str = Role.VIEWER) 
     return connection
 
 
-def require_role(user: User, connection: AwsConnection, role: str) -> None:
-    """Raise PermissionDenied unless `user` holds `role` on `connection`."""
+def require_role(user: Any, connection: AwsConnection, role: str) -> None:
+    """Raise PermissionDenied unless `user` holds `role` on `connection`. Views and services call
+    it alike (a service checks again, so a task or a shell cannot skip it); `None` is the portal
+    acting on its own (a task), which needs no grant."""
+    if user is None:
+        return
     if not has_role(user, connection, role):
         raise PermissionDenied(f"This needs the {Role(role).label} role on {connection.name}.")

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from handshakes.urls import transfer_invitation_urls
+
 from . import auth, inbox
 
 
@@ -16,6 +18,7 @@ urlpatterns = [
     path("accounts/", include("orgportal.auth_urls")),
     path("connections/", include("orgportal.connection_urls")),
     path("transfers/", include("transfers.urls")),
+    path("transfers/", include(transfer_invitation_urls)),
     path("handshakes/", include("handshakes.urls")),
     path("organization/", include("policies.urls")),
     path("audit/", include("audit.urls")),

@@ -23,27 +23,27 @@ from audit.events import record
 
 from .forms import form_field
 from .models import AwsConnection, Grant, Role
-from .roles import Account, User, connections_for, get_connection_for_user, request_user
+from .roles import SignedInUser, User, connections_for, get_connection_for_user, request_user
 
 
 class GrantForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=Account.objects.none(), to_field_name="username")
+    user = forms.ModelChoiceField(queryset=SignedInUser.objects.none(), to_field_name="username")
     connection = forms.ModelChoiceField(queryset=AwsConnection.objects.none())
     role = forms.ChoiceField(choices=Role.choices)
 
-    def __init__(self, *args: Any, viewer: Account, connections: QuerySet[AwsConnection], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, viewer: SignedInUser, connections: QuerySet[AwsConnection], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         form_field(self, "user", forms.ModelChoiceField).queryset = users_visible_to(viewer).order_by("username")
         form_field(self, "connection", forms.ModelChoiceField).queryset = connections
 
 
-def users_visible_to(viewer: Account) -> QuerySet[Account]:
+def users_visible_to(viewer: SignedInUser) -> QuerySet[SignedInUser]:
     """The active users who share a connection with `viewer` (superusers: every active user).
 
     Tenants are walls: an admin of one connection neither sees nor can pick a user who only
     holds grants elsewhere. A user's first grant therefore comes from a superuser.
     """
-    active = Account.objects.filter(is_active=True)
+    active = SignedInUser.objects.filter(is_active=True)
     if viewer.is_superuser:
         return active
     shared = Grant.objects.filter(connection__in=connections_for(viewer)).values("user_id")
@@ -60,7 +60,7 @@ def _administered(user: User) -> QuerySet[AwsConnection]:
 # --- services --------------------------------------------------------------------------------
 
 
-def grant_add(*, request: HttpRequest, user: Account, connection: AwsConnection, role: str) -> tuple[Grant, bool]:
+def grant_add(*, request: HttpRequest, user: SignedInUser, connection: AwsConnection, role: str) -> tuple[Grant, bool]:
     with transaction.atomic():
         grant, created = Grant.objects.get_or_create(user=user, connection=connection, role=role)
         if created:

@@ -9,23 +9,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
-from django_htmx.middleware import HtmxDetails
 
 from audit.events import record
 
 from .connections import connection_forms, connection_save, connection_test, may_add_connections
 from .models import AwsConnection, Role
+from .pages import HtmxHttpRequest
 from .roles import connections_for, get_connection_for_user, request_user, roles_on
 from .tasks import queue_sync
 
 RUNS_SHOWN = 20
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails
 
 
 @login_required

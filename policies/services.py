@@ -2,9 +2,10 @@
 policy type on a root, create / update / delete a policy, attach and detach it — and refresh an
 account's effective policy.
 
-Every change goes through `orgportal.actions.perform` (claim the resource, audit the intent, call
-AWS with the action credentials, apply the answer to the cached rows, audit the outcome). These
-functions only say what to send and how to apply the answer. Admin is required for all changes.
+Every change reads top to bottom: the role (Admin for all changes), then under the one write
+path's claim (`orgportal.writepath.ActionClaim`: it audits the intent and the outcome) the state
+guard, the AWS call with the action credentials and the answer applied to the cached rows.
+Failures come back as a `Result` the view shows.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from typing import Any
 from django.http import HttpRequest
 
 from orgportal import aws
-from orgportal.actions import ActionFailed, ActionRefused, perform, resource_key
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import require_role
+from orgportal.writepath import ActionClaim, ActionFailed, ActionRefused, resource_key
 
 from . import selectors, sync
 from .models import Policy, PolicyAttachment, Root
@@ -58,6 +59,24 @@ def _after(label: str, refresh: Any) -> str:
     return ""
 
 
+def _claim(
+    connection: AwsConnection, actor: Any, request: HttpRequest | None, *, action: str, resource: str, key: str
+) -> ActionClaim:
+    return ActionClaim(connection=connection, actor=actor, request=request, action=action, resource=resource, key=key)
+
+
+def _policy_claim(policy: Policy, actor: Any, request: HttpRequest | None, *, action: str) -> ActionClaim:
+    """The claim of an action on the policy itself."""
+    return _claim(
+        policy.connection,
+        actor,
+        request,
+        action=action,
+        resource=f"policy:{policy.policy_id}",
+        key=resource_key("policy", policy.policy_id),
+    )
+
+
 # --- organization -----------------------------------------------------------------------------
 
 
@@ -67,27 +86,20 @@ def organization_create(
     """CreateOrganization for a connection whose account has no organization yet."""
     require_role(actor, connection, Role.ADMIN)
 
-    def guard() -> None:
-        connection.refresh_from_db()
-        if connection.organization_id:
-            raise ActionRefused("This account already has an organization.")
-
-    def apply(data: dict[str, Any]) -> None:
-        sync.apply_organization(connection, data["Organization"])
-
     try:
-        perform(
-            connection=connection,
-            actor=actor,
-            request=request,
+        with _claim(
+            connection,
+            actor,
+            request,
             action="organization.create",
             resource=f"account:{connection.account_id or connection.pk}",
             key=resource_key("organization-of", connection.account_id or f"connection-{connection.pk}"),
-            operation="CreateOrganization",
-            params={"FeatureSet": feature_set},
-            guard=guard,
-            apply=apply,
-        )
+        ) as claim:
+            connection.refresh_from_db()
+            if connection.organization_id:
+                raise ActionRefused("This account already has an organization.")
+            data = claim.call("CreateOrganization", {"FeatureSet": feature_set})
+            sync.apply_organization(connection, data["Organization"])
     except (ActionFailed, ActionRefused) as error:
         return _failed(error)
     note = _after("CreateOrganization", lambda: sync.refresh_structure(connection))
@@ -104,30 +116,26 @@ def policy_type_set(
     require_role(actor, connection, Role.ADMIN)
     label = selectors.policy_type_info(policy_type).label
 
-    def guard() -> None:
-        root.refresh_from_db()
-        status = root.policy_type_status(policy_type)
-        if enable and status in ("ENABLED", "PENDING_ENABLE"):
-            raise ActionRefused(f"{label} is already enabled on this root.")
-        if not enable and status in ("", "PENDING_DISABLE"):
-            raise ActionRefused(f"{label} is not enabled on this root.")
-
-    def apply(data: dict[str, Any]) -> Root:
-        return sync.apply_root(connection, data["Root"])
-
     try:
-        perform(
-            connection=connection,
-            actor=actor,
-            request=request,
+        with _claim(
+            connection,
+            actor,
+            request,
             action="policy_type.enable" if enable else "policy_type.disable",
             resource=f"root:{root.root_id}",
             key=resource_key("root", root.root_id),
-            operation="EnablePolicyType" if enable else "DisablePolicyType",
-            params={"RootId": root.root_id, "PolicyType": policy_type},
-            guard=guard,
-            apply=apply,
-        )
+        ) as claim:
+            root.refresh_from_db()
+            status = root.policy_type_status(policy_type)
+            if enable and status in ("ENABLED", "PENDING_ENABLE"):
+                raise ActionRefused(f"{label} is already enabled on this root.")
+            if not enable and status in ("", "PENDING_DISABLE"):
+                raise ActionRefused(f"{label} is not enabled on this root.")
+            data = claim.call(
+                "EnablePolicyType" if enable else "DisablePolicyType",
+                {"RootId": root.root_id, "PolicyType": policy_type},
+            )
+            sync.apply_root(connection, data["Root"])
     except (ActionFailed, ActionRefused) as error:
         return _failed(error)
     # Enabling SCPs attaches AWS's FullAWSAccess to the root; disabling detaches every policy of
@@ -151,23 +159,23 @@ def policy_create(
     content: str,
 ) -> Result:
     require_role(actor, connection, Role.ADMIN)
-    params = {"Name": name, "Description": description, "Type": policy_type, "Content": content}
     try:
-        outcome = perform(
-            connection=connection,
-            actor=actor,
-            request=request,
+        with _claim(
+            connection,
+            actor,
+            request,
             action="policy.create",
             resource=f"policy-name:{policy_type}:{name}",
             key=resource_key("policy-name", f"{connection.organization_id or connection.pk}:{policy_type}:{name}"),
-            operation="CreatePolicy",
-            params=params,
-            audit_params={"Name": name, "Description": description, "Type": policy_type, **_content_digest(content)},
-            apply=lambda data: sync.apply_policy(connection, data["Policy"]),
-        )
+        ) as claim:
+            data = claim.call(
+                "CreatePolicy",
+                {"Name": name, "Description": description, "Type": policy_type, "Content": content},
+                audit={"Name": name, "Description": description, "Type": policy_type, **_content_digest(content)},
+            )
+            policy = sync.apply_policy(connection, data["Policy"])
     except (ActionFailed, ActionRefused) as error:
         return _failed(error)
-    policy: Policy = outcome.result
     return Result(ok=True, message=f"The policy {policy.name} was created. Attach it to take effect.", policy=policy)
 
 
@@ -178,50 +186,33 @@ def policy_update(
     require_role(actor, connection, Role.ADMIN)
     if policy.aws_managed:
         return Result(ok=False, message="This policy is managed by AWS and cannot be changed.", policy=policy)
-    params = {"PolicyId": policy.policy_id, "Name": name, "Description": description, "Content": content}
     try:
-        outcome = perform(
-            connection=connection,
-            actor=actor,
-            request=request,
-            action="policy.update",
-            resource=f"policy:{policy.policy_id}",
-            key=resource_key("policy", policy.policy_id),
-            operation="UpdatePolicy",
-            params=params,
-            audit_params={
-                "PolicyId": policy.policy_id,
-                "Name": name,
-                "Description": description,
-                **_content_digest(content),
-            },
-            apply=lambda data: sync.apply_policy(connection, data["Policy"]),
-        )
+        with _policy_claim(policy, actor, request, action="policy.update") as claim:
+            data = claim.call(
+                "UpdatePolicy",
+                {"PolicyId": policy.policy_id, "Name": name, "Description": description, "Content": content},
+                audit={
+                    "PolicyId": policy.policy_id,
+                    "Name": name,
+                    "Description": description,
+                    **_content_digest(content),
+                },
+            )
+            updated = sync.apply_policy(connection, data["Policy"])
     except (ActionFailed, ActionRefused) as error:
         return _failed(error)
-    return Result(ok=True, message=f"The policy {outcome.result.name} was updated.", policy=outcome.result)
+    return Result(ok=True, message=f"The policy {updated.name} was updated.", policy=updated)
 
 
 def policy_delete(*, policy: Policy, actor: Any, request: HttpRequest | None) -> Result:
     connection = policy.connection
     require_role(actor, connection, Role.ADMIN)
 
-    def apply(data: dict[str, Any]) -> None:
-        sync.apply_vanished(Policy, connection, pk=policy.pk)
-        sync.apply_vanished(PolicyAttachment, connection, policy=policy)
-
     try:
-        perform(
-            connection=connection,
-            actor=actor,
-            request=request,
-            action="policy.delete",
-            resource=f"policy:{policy.policy_id}",
-            key=resource_key("policy", policy.policy_id),
-            operation="DeletePolicy",
-            params={"PolicyId": policy.policy_id},
-            apply=apply,
-        )
+        with _policy_claim(policy, actor, request, action="policy.delete") as claim:
+            claim.call("DeletePolicy", {"PolicyId": policy.policy_id})
+            sync.apply_vanished(Policy, connection, pk=policy.pk)
+            sync.apply_vanished(PolicyAttachment, connection, policy=policy)
     except (ActionFailed, ActionRefused) as error:
         return _failed(error)
     return Result(ok=True, message=f"The policy {policy.name} was deleted.")
@@ -241,26 +232,24 @@ def _attachment(*, policy: Policy, target_id: str, actor: Any, request: HttpRequ
     target = selectors.target_name(connection, target_id)
     target_label = f"{target[1]} ({target_id})" if target and target[1] else target_id
 
-    def apply(data: dict[str, Any]) -> None:
-        if attach:
-            kind, name = target if target else ("", "")
-            sync.apply_attachment(policy, target_id, kind, name)
-        else:
-            sync.apply_vanished(PolicyAttachment, connection, policy=policy, target_id=target_id)
-
     try:
-        perform(
-            connection=connection,
-            actor=actor,
-            request=request,
+        with _claim(
+            connection,
+            actor,
+            request,
             action="policy.attach" if attach else "policy.detach",
             resource=f"policy:{policy.policy_id}",
             # One attachment change per policy and target at a time.
             key=resource_key("policy-target", f"{policy.policy_id}:{target_id}"),
-            operation="AttachPolicy" if attach else "DetachPolicy",
-            params={"PolicyId": policy.policy_id, "TargetId": target_id},
-            apply=apply,
-        )
+        ) as claim:
+            claim.call(
+                "AttachPolicy" if attach else "DetachPolicy", {"PolicyId": policy.policy_id, "TargetId": target_id}
+            )
+            if attach:
+                kind, name = target if target else ("", "")
+                sync.apply_attachment(policy, target_id, kind, name)
+            else:
+                sync.apply_vanished(PolicyAttachment, connection, policy=policy, target_id=target_id)
     except (ActionFailed, ActionRefused) as error:
         return _failed(error)
     note = ""

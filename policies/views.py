@@ -14,9 +14,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from handshakes.models import OPEN_STATES, Handshake
-from orgportal.actions import action_view
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import get_connection_for_user, roles_on
+from orgportal.writepath import action_view
 
 from . import selectors, services
 from .forms import (

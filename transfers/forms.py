@@ -1,6 +1,6 @@
 """Forms of the billing-transfer actions: invite an organization, rename, terminate, cancel.
 
-Fields take their limits and patterns from the service model (see handshakes.forms); the start
+Fields take their limits and patterns from the service model (see orgportal.action_forms); the start
 and end dates offer only the values the API accepts, computed by transfers.services in UTC.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from handshakes.forms import ActionForm, InviteForm, TargetField, model_char_field
+from orgportal.action_forms import ActionForm, InviteForm, TargetField, model_char_field
 
 from .models import ResponsibilityTransfer
 from .services import end_choices, start_choices
@@ -41,6 +41,8 @@ class _MomentChoiceField(forms.TypedChoiceField):
 class InviteOrganizationForm(InviteForm):
     """InviteOrganizationToTransferResponsibility: this organization offers to pay another's bills."""
 
+    invitee = "invited organization"
+
     target = TargetField(
         label="Management account of the organization to pay for (account id or email)",
     )
@@ -50,15 +52,6 @@ class InviteOrganizationForm(InviteForm):
         help_text="Printable ASCII; both organizations see it.",
     )
     start = forms.TypedChoiceField(label="First month we pay for")
-    notes = model_char_field(
-        "HandshakeNotes",
-        label="Notes for the invited organization",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-    tags = forms.CharField(
-        label="Tags (one key=value per line)", required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

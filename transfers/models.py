@@ -1,6 +1,9 @@
-"""The local cache of responsibility transfers, plus what AWS does not keep: their history."""
+"""The local cache of responsibility transfers, plus what AWS does not keep: their history — and
+the API's rules about a transfer, said once here for the services, the pages and the inbox."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from django.db import models
 
@@ -12,6 +15,17 @@ class Direction(models.TextChoices):
     INBOUND = "inbound", "Inbound (we pay)"
     # Outbound: this connection is the Source; another organization pays for it.
     OUTBOUND = "outbound", "Outbound (paid by another organization)"
+
+
+# The invited organization must accept at least this long before the transfer starts (AWS's rule).
+ACCEPT_BEFORE_START = timedelta(hours=24)
+# UpdateResponsibilityTransfer renames a transfer in these statuses only.
+RENAMABLE_STATUSES = ("REQUESTED", "ACCEPTED")
+
+
+def accept_by(start_at: datetime) -> datetime:
+    """The last moment the invitation to a transfer starting at `start_at` may be accepted."""
+    return start_at - ACCEPT_BEFORE_START
 
 
 class ResponsibilityTransfer(CachedAwsObject):
@@ -43,6 +57,17 @@ class ResponsibilityTransfer(CachedAwsObject):
 
     def __str__(self) -> str:
         return f"{self.name or self.transfer_id} ({self.status})"
+
+    def can_cancel(self) -> bool:
+        """An invitation this organization sent (it pays: inbound) that nobody has answered yet."""
+        return self.direction == Direction.INBOUND and self.status == "REQUESTED" and bool(self.active_handshake_id)
+
+    def can_rename(self) -> bool:
+        return self.status in RENAMABLE_STATUSES
+
+    def can_terminate(self) -> bool:
+        """Only a transfer in force (accepted) can be ended."""
+        return self.status == "ACCEPTED"
 
     @property
     def counterparty_account_id(self) -> str:

@@ -16,7 +16,6 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
-from handshakes.models import Handshake
 from orgportal.aws import enum_choices
 from orgportal.forms import form_field
 from orgportal.listing import ListFilters, Listing, MultipleChoiceFilter, Sort, apply_filters
@@ -66,9 +65,10 @@ class TransferFilters(ListFilters):
         ]
 
 
-def get_transfer_for_user(user: User, pk: int) -> ResponsibilityTransfer:
-    """The transfer `pk` if it belongs to a connection `user` may read; 404 otherwise."""
-    return get_cached_for_user(ResponsibilityTransfer, user, pk, missing="No such billing transfer")
+def get_transfer_for_user(user: User, pk: int, role: str = Role.VIEWER) -> ResponsibilityTransfer:
+    """The transfer `pk` if it belongs to a connection `user` may read (404 otherwise) and `user`
+    holds `role` there (403 otherwise): the one lookup of a transfer for pages and actions alike."""
+    return get_cached_for_user(ResponsibilityTransfer, user, pk, missing="No such billing transfer", role=role)
 
 
 def filter_transfers(
@@ -124,28 +124,16 @@ TRANSFERS = Listing(
 @dataclass
 class TransferDetail:
     transfer: ResponsibilityTransfer
-    handshakes: list[Handshake]
     timeline: list[tuple[TransferChange, list[Any]]]
 
 
 def transfer_detail(*, user: User, transfer: ResponsibilityTransfer) -> TransferDetail:
-    """The related rows of the detail page: the handshakes that carry this transfer (the active
-    one first) as the user's connections cached them, and every observed change."""
+    """The related rows of the detail page: the parties named and every observed change (the
+    handshakes that carry the transfer come from the handshakes area's `transfer_handshakes` tag)."""
     connections = list(connections_for(user, Role.VIEWER))
     name_parties([transfer], connections)
-    handshakes = list(
-        Handshake.objects.filter(connection__in=[c.pk for c in connections])
-        .filter(Q(transfer_id=transfer.transfer_id) | Q(handshake_id=transfer.active_handshake_id or "-"))
-        .select_related("connection")
-        .order_by("-requested_at", "id")
-    )
-    # The handshake of this connection first, and the active one first of all.
-    handshakes.sort(
-        key=lambda h: (h.handshake_id != transfer.active_handshake_id, h.connection_id != transfer.connection_id)
-    )
     changes = list(transfer.changes.select_related("sync_run").order_by("observed_at", "id"))
     return TransferDetail(
         transfer=transfer,
-        handshakes=handshakes,
         timeline=[(change, change_lines(change.kind, change.changes)) for change in changes],
     )

@@ -1,9 +1,12 @@
-"""Billing-transfer actions: invite an organization, cancel the invitation, rename, terminate.
+"""Billing-transfer actions: rename, terminate, and the dates an invitation may offer.
 
-Each service is keyword-only and typed, checks the state first, and goes through the one write
-path (`orgportal.actions.perform`). The date rules of the API live here too, computed in UTC:
-a transfer starts at 00:00 on the 1st of a month and must be accepted at least 24 hours before;
-it ends at 23:59:59 on the last day of the current or the next month.
+Each service is keyword-only and typed and reads top to bottom: the role, the state guard (the
+model's rule), then under the write path's claim (`orgportal.writepath.ActionClaim`) the guard
+again on the fresh row, the AWS call and the answer applied. The date rules of the API live here
+too, computed in UTC: a transfer starts at 00:00 on the 1st of a month and must be accepted at
+least 24 hours before (`models.accept_by`); it ends at 23:59:59 on the last day of the current or
+the next month. Inviting an organization and withdrawing the invitation create and end a
+handshake: they live with the handshake actions (`handshakes.services`).
 """
 
 from __future__ import annotations
@@ -16,23 +19,16 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from handshakes.models import Handshake
-from handshakes.services import (
-    apply_handshake,
-    create_sent_handshake,
-    resync_handshake,
-)
 from orgportal import aws
-from orgportal.actions import ActionRefused, apply_to_row, perform, resource_key
-from orgportal.models import AwsConnection, Role
+from orgportal.models import Role
 from orgportal.roles import require_role
+from orgportal.writepath import ActionClaim, ActionRefused, apply_to_row, resource_key
 
-from .models import Direction, ResponsibilityTransfer
+from .models import ResponsibilityTransfer, accept_by
 from .sync import TRANSFER, transfer_row
 
-# The invited organization must accept at least this long before the start (AWS's rule), plus a
-# margin so an offered month is still valid when the other side reads the invitation.
-ACCEPT_BEFORE_START = timedelta(hours=24)
+# A margin beyond the accept-by moment, so an offered month is still valid when the other side
+# reads the invitation.
 OFFER_MARGIN = timedelta(hours=1)
 START_MONTHS_OFFERED = 12
 
@@ -55,7 +51,7 @@ def start_choices(now: datetime | None = None, months: int = START_MONTHS_OFFERE
     while len(choices) < months:
         year, month = _add_months(now.year, now.month, n)
         start = _month_start(year, month)
-        if start - ACCEPT_BEFORE_START - OFFER_MARGIN > now:
+        if accept_by(start) - OFFER_MARGIN > now:
             choices.append(start)
         n += 1
     return choices
@@ -99,171 +95,32 @@ def resync_transfer(transfer: ResponsibilityTransfer) -> str:
     return f"The portal refreshed it from AWS: its status is now {fresh.status.lower()}."
 
 
-def _require(actor: Any, connection: AwsConnection, role: str) -> None:
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        require_role(actor, connection, role)
-
-
-def transfer_invite(
-    *,
-    connection: AwsConnection,
-    actor: Any,
-    target_id: str,
-    target_type: str,
-    source_name: str,
-    start_at: datetime,
-    notes: str = "",
-    tags: list[dict[str, str]] | None = None,
-    request: HttpRequest | None = None,
-    submission: str = "",
-) -> Handshake:
-    """Invite another organization's management account to let this one pay its bills
-    (InviteOrganizationToTransferResponsibility, Type BILLING). Operator role."""
-    _require(actor, connection, Role.OPERATOR)
-    if start_at not in start_choices():
-        raise ActionRefused(
-            "A billing transfer starts at 00:00 UTC on the 1st of a month that is far enough ahead for the "
-            "invitation to be accepted at least 24 hours before. Choose one of the months offered.",
-            status=422,
-        )
-    params: dict[str, Any] = {
-        "Type": "BILLING",
-        "Target": {"Id": target_id, "Type": target_type},
-        "SourceName": source_name,
-        "StartTimestamp": start_at,
-    }
-    if notes:
-        params["Notes"] = notes
-    if tags:
-        params["Tags"] = tags
-
-    def apply(data: dict[str, Any]) -> Handshake:
-        handshake = create_sent_handshake(connection=connection, data=data["Handshake"])
-        _cache_new_transfer(connection=connection, handshake=handshake, params=params)
-        return handshake
-
-    outcome = perform(
-        connection=connection,
-        actor=actor,
-        request=request,
-        action="transfer.invite",
-        resource=f"{target_type}:{target_id}",
-        key=resource_key(f"invite-transfer:{connection.pk}", target_id.lower()),
-        operation="InviteOrganizationToTransferResponsibility",
-        params=params,
-        audit_params={**params, "StartTimestamp": start_at.isoformat()},
-        apply=apply,
-        submission=submission,
-    )
-    result: Handshake = outcome.result
-    return result
-
-
-def _cache_new_transfer(*, connection: AwsConnection, handshake: Handshake, params: dict[str, Any]) -> None:
-    """The invitation names the new transfer in a RESPONSIBILITY_TRANSFER resource: cache it as an
-    inbound (we pay) transfer awaiting an answer, so it shows at once; the next sync completes it."""
-    if not handshake.transfer_id:
-        return
-    if ResponsibilityTransfer.objects.filter(connection=connection, transfer_id=handshake.transfer_id).exists():
-        return
-    target = params["Target"]
-    source = {("ManagementAccountId" if target["Type"] == "ACCOUNT" else "ManagementAccountEmail"): target["Id"]}
-    ours = {"ManagementAccountId": connection.account_id, "ManagementAccountEmail": connection.account_email}
-    data = {
-        "Id": handshake.transfer_id,
-        "Name": params["SourceName"],
-        "Type": params["Type"],
-        "Status": "REQUESTED",
-        "Source": source,
-        "Target": {k: v for k, v in ours.items() if v},
-        "StartTimestamp": params["StartTimestamp"],
-        "ActiveHandshakeId": handshake.handshake_id,
-    }
-    transfer = ResponsibilityTransfer(connection=connection)
-    apply_to_row(transfer, TRANSFER, transfer_row(data, Direction.INBOUND))
-
-
-def transfer_cancel(
-    *, transfer: ResponsibilityTransfer, actor: Any, request: HttpRequest | None = None
-) -> ResponsibilityTransfer:
-    """Withdraw an invitation this organization sent, before it is answered (CancelHandshake on the
-    transfer's handshake). Operator role."""
-    _require(actor, transfer.connection, Role.OPERATOR)
-
-    def guard() -> None:
-        transfer.refresh_from_db()
-        if transfer.direction != Direction.INBOUND:
-            raise ActionRefused("Only the organization that sent the invitation can cancel it.", status=409)
-        if transfer.status != "REQUESTED" or not transfer.active_handshake_id:
-            raise ActionRefused(
-                f"This billing transfer is {transfer.status.lower()}; only an unanswered invitation can be canceled.",
-                status=409,
-            )
-
-    guard()
-    handshake_id = transfer.active_handshake_id
-
-    def apply(data: dict[str, Any]) -> ResponsibilityTransfer:
-        cached = Handshake.objects.filter(connection=transfer.connection, handshake_id=handshake_id).first()
-        if cached is not None:
-            apply_handshake(handshake=cached, data=data["Handshake"])  # moves the transfer row too
-        if data["Handshake"].get("State") == "CANCELED":
-            apply_to_row(transfer, TRANSFER, {"status": "CANCELED"})
-        transfer.refresh_from_db()
-        return transfer
-
-    def resync() -> str:
-        cached = Handshake.objects.filter(connection=transfer.connection, handshake_id=handshake_id).first()
-        if cached is not None:
-            resync_handshake(cached)
-        return resync_transfer(transfer)
-
-    outcome = perform(
-        connection=transfer.connection,
-        actor=actor,
-        request=request,
-        action="transfer.cancel",
-        resource=transfer.transfer_id,
-        # The handshake's key: cancel and the other side's accept never race inside the portal.
-        key=resource_key("handshake", handshake_id),
-        operation="CancelHandshake",
-        params={"HandshakeId": handshake_id},
-        guard=guard,
-        apply=apply,
-        resync=resync,
-    )
-    result: ResponsibilityTransfer = outcome.result
-    return result
-
-
 def transfer_rename(
     *, transfer: ResponsibilityTransfer, actor: Any, name: str, request: HttpRequest | None = None
 ) -> ResponsibilityTransfer:
     """Give the transfer a new name (UpdateResponsibilityTransfer). Operator role."""
-    _require(actor, transfer.connection, Role.OPERATOR)
+    require_role(actor, transfer.connection, Role.OPERATOR)
 
-    def guard() -> None:
+    def check() -> None:
         transfer.refresh_from_db()
+        if not transfer.can_rename():
+            raise ActionRefused(
+                f"This billing transfer is {transfer.status.lower()}; only a requested or accepted one can be renamed.",
+                status=409,
+            )
         if transfer.name == name:
             raise ActionRefused("The transfer already has that name; nothing was sent.", status=409)
 
-    guard()
-    outcome = perform(
-        connection=transfer.connection,
-        actor=actor,
-        request=request,
-        action="transfer.rename",
-        resource=transfer.transfer_id,
-        key=resource_key("transfer", transfer.transfer_id),
-        operation="UpdateResponsibilityTransfer",
-        params={"Id": transfer.transfer_id, "Name": name},
-        audit_params={"Id": transfer.transfer_id, "Name": name, "PreviousName": transfer.name},
-        guard=guard,
-        apply=lambda data: apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"]),
-        resync=lambda: resync_transfer(transfer),
-    )
-    result: ResponsibilityTransfer = outcome.result
-    return result
+    check()
+    previous = transfer.name
+    with _claim(transfer, actor=actor, request=request, action="transfer.rename") as claim:
+        check()
+        data = claim.call(
+            "UpdateResponsibilityTransfer",
+            {"Id": transfer.transfer_id, "Name": name},
+            audit={"Id": transfer.transfer_id, "Name": name, "PreviousName": previous},
+        )
+        return apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"])
 
 
 def transfer_terminate(
@@ -271,34 +128,39 @@ def transfer_terminate(
 ) -> ResponsibilityTransfer:
     """End an accepted transfer at the close of this or next month (TerminateResponsibilityTransfer).
     Cannot be undone. Admin role."""
-    _require(actor, transfer.connection, Role.ADMIN)
+    require_role(actor, transfer.connection, Role.ADMIN)
     if end_at not in end_choices():
         raise ActionRefused(
             "A billing transfer ends at 23:59:59 UTC on the last day of this month or of next month.", status=422
         )
 
-    def guard() -> None:
+    def check() -> None:
         transfer.refresh_from_db()
-        if transfer.status != "ACCEPTED":
+        if not transfer.can_terminate():
             raise ActionRefused(
                 f"This billing transfer is {transfer.status.lower()}; only an accepted transfer can be ended.",
                 status=409,
             )
 
-    guard()
-    outcome = perform(
+    check()
+    with _claim(transfer, actor=actor, request=request, action="transfer.terminate") as claim:
+        check()
+        data = claim.call(
+            "TerminateResponsibilityTransfer",
+            {"Id": transfer.transfer_id, "EndTimestamp": end_at},
+            audit={"Id": transfer.transfer_id, "EndTimestamp": end_at.isoformat()},
+        )
+        return apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"])
+
+
+def _claim(transfer: ResponsibilityTransfer, *, actor: Any, request: HttpRequest | None, action: str) -> ActionClaim:
+    """The claim of an action on the transfer itself (its key, its resync)."""
+    return ActionClaim(
         connection=transfer.connection,
         actor=actor,
         request=request,
-        action="transfer.terminate",
+        action=action,
         resource=transfer.transfer_id,
         key=resource_key("transfer", transfer.transfer_id),
-        operation="TerminateResponsibilityTransfer",
-        params={"Id": transfer.transfer_id, "EndTimestamp": end_at},
-        audit_params={"Id": transfer.transfer_id, "EndTimestamp": end_at.isoformat()},
-        guard=guard,
-        apply=lambda data: apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"]),
         resync=lambda: resync_transfer(transfer),
     )
-    result: ResponsibilityTransfer = outcome.result
-    return result

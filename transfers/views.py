@@ -12,15 +12,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from orgportal.pages import Freshness, list_view
+from orgportal.pages import Freshness, HtmxHttpRequest, list_view
 
 from . import selectors
-from .actions import available_actions
+from .action_views import available_actions
 
 
 @login_required
 @require_GET
-def transfer_list(request: HttpRequest) -> HttpResponse:
+def transfer_list(request: HtmxHttpRequest) -> HttpResponse:
     return list_view(
         request,
         selectors.TRANSFERS,

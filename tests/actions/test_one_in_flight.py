@@ -13,8 +13,8 @@ from django.db import connection as db_connection
 from audit.models import AuditEvent
 from handshakes.models import Handshake
 from handshakes.services import handshake_accept
-from orgportal.actions import ActionFailed, ActionRefused
 from orgportal.models import InFlightAction, Role
+from orgportal.writepath import ActionFailed, ActionRefused
 from tests.actions.conftest import Invitation, calls_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
