@@ -19,6 +19,7 @@ import os
 import random
 import tempfile
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,38 @@ HANDSHAKE_TO_TRANSFER = {
     "EXPIRED": "EXPIRED",
 }
 ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+SCP = "SERVICE_CONTROL_POLICY"
+RCP = "RESOURCE_CONTROL_POLICY"
+_ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+# The policies AWS owns and attaches by itself when their type is enabled (Organizations user
+# guide, "SCP evaluation" and "RCP evaluation"): policy type -> (id, name, document).
+MANAGED_POLICIES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    SCP: ("p-FullAWSAccess", "FullAWSAccess", {"Version": "2012-10-17", "Statement": [_ALLOW_ALL]}),
+    RCP: (
+        "p-RCPFullAWSAccess",
+        "RCPFullAWSAccess",
+        {"Version": "2012-10-17", "Statement": [{**_ALLOW_ALL, "Principal": "*"}]},
+    ),
+}
+
+# The partition of the region the caller signed for (aws, aws-cn, aws-us-gov): every ARN carries
+# it. Set per call by the engine; a context variable keeps concurrent calls apart.
+PARTITION: ContextVar[str] = ContextVar("partition", default="aws")
+_PARTITION_PREFIXES = (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"), ("us-isob-", "aws-iso-b"))
+
+
+def partition_of(region: str) -> str:
+    for prefix, partition in _PARTITION_PREFIXES:
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+def arn(owner: str, resource: str) -> str:
+    """An Organizations ARN in the caller's partition; `owner` is the management account (or "aws")."""
+    return f"arn:{PARTITION.get()}:organizations::{owner}:{resource}"
+
 
 # Quotas per management account (BILLING-TRANSFER.md). AWS's inbound default of 0 makes every
 # invite fail until Service Quotas raises it, so orgsim's default profile starts at a usable 10.
@@ -63,8 +96,6 @@ class Organization:
     management_account_id: str
     root_id: str
     created_ts: float
-    # Policy types the organization can use (PolicyTypeSummary dicts); the policy work fills it.
-    available_policy_types: list[dict[str, str]] = field(default_factory=list)
     pending_all_features: str | None = None  # id of the open ENABLE_ALL_FEATURES handshake
 
 
@@ -112,7 +143,7 @@ class Handshake:
         action_segment = self.action.lower()
         return {
             "Id": self.id,
-            "Arn": f"arn:aws:organizations::{self.owner_account_id}:handshake/{self.org_id}/{action_segment}/{self.id}",
+            "Arn": arn(self.owner_account_id, f"handshake/{self.org_id}/{action_segment}/{self.id}"),
             "Parties": [dict(p) for p in self.parties],
             "State": self.state,
             "RequestedTimestamp": self.requested_ts,
@@ -149,7 +180,7 @@ class Transfer:
         else:
             account, org, direction = self.source_account_id, self.source_org_id, "outbound"
         out: dict[str, Any] = {
-            "Arn": f"arn:aws:organizations::{account}:transfer/{org}/billing/{direction}/{self.id}",
+            "Arn": arn(account, f"transfer/{org}/billing/{direction}/{self.id}"),
             "Name": self.name,
             "Id": self.id,
             "Type": self.type,
@@ -162,6 +193,37 @@ class Transfer:
         if self.end_ts is not None:
             out["EndTimestamp"] = self.end_ts
         return out
+
+
+@dataclass(slots=True)
+class Policy:
+    id: str
+    type: str
+    name: str
+    content: str
+    updated_ts: float
+    description: str = ""
+    org_id: str | None = None  # None for an AWS-managed policy: it belongs to no organization
+    aws_managed: bool = False
+    listed_in: list[str] = field(default_factory=list)  # AWS-managed: the organizations that list it
+
+    def listing_orgs(self) -> list[str]:
+        return list(self.listed_in) if self.aws_managed else [self.org_id or ""]
+
+    def summary(self, state: State) -> dict[str, Any]:
+        if self.org_id is None:
+            policy_arn = arn("aws", f"policy/{self.type.lower()}/{self.id}")
+        else:
+            org = state.orgs[self.org_id]
+            policy_arn = arn(org.management_account_id, f"policy/{org.id}/{self.type.lower()}/{self.id}")
+        return {
+            "Id": self.id,
+            "Arn": policy_arn,
+            "Name": self.name,
+            "Description": self.description,
+            "Type": self.type,
+            "AwsManaged": self.aws_managed,
+        }
 
 
 class Index:
@@ -218,9 +280,13 @@ class State:
         self.transfers: dict[str, Transfer] = {}
         self.transfers_by_seq: dict[int, Transfer] = {}
         self.tags: dict[str, dict[str, str]] = {}
-        # Room for the policy operations (orgsim/ops/policies.py): policies by id, attachments by target.
-        self.policies: dict[str, dict[str, Any]] = {}
+        # Policies by id, and the policy ids attached to each root, OU or account. Their lists
+        # page through ``policies:<org>:<type>``, ``attached:<target>`` and ``targets:<org>:<policy>``.
+        self.policies: dict[str, Policy] = {}
         self.attachments: dict[str, list[str]] = {}
+        # Seeded invalid effective policies: "<account>:<type>" -> {"errors", "evaluated_ts"}
+        # (listed through ``invalid:<org>:<type>``).
+        self.invalid_effective: dict[str, dict[str, Any]] = {}
         self.extra: dict[str, Any] = {}
         self.seq = 0
         self.index = Index()
@@ -316,11 +382,13 @@ class State:
         account.joined_ts = ts
         self.index.add(f"accounts:{org.id}", account.id)
         self.index.add(f"children:{account.parent_id}:ACCOUNT", account.id)
+        self.attach_managed(org, account.id)
         self.dirty = True
 
     def leave(self, account: Account) -> None:
         if account.org_id is None:
             return
+        self.detach_all(account.id)
         self.index.remove(f"accounts:{account.org_id}", account.id)
         self.index.remove(f"children:{account.parent_id}:ACCOUNT", account.id)
         account.org_id = account.parent_id = account.joined_method = None
@@ -338,6 +406,7 @@ class State:
         ou = OrganizationalUnit(id=self.new_id(f"ou-{root_suffix}-", 8), org_id=org.id, parent_id=parent_id, name=name)
         self.ous[ou.id] = ou
         self.index.add(f"children:{parent_id}:ORGANIZATIONAL_UNIT", ou.id)
+        self.attach_managed(org, ou.id)
         self.dirty = True
         return ou
 
@@ -356,12 +425,14 @@ class State:
         management = self.management_account(org)
         return {
             "Id": org.id,
-            "Arn": f"arn:aws:organizations::{management.id}:organization/{org.id}",
+            "Arn": arn(management.id, f"organization/{org.id}"),
             "FeatureSet": org.feature_set,
-            "MasterAccountArn": f"arn:aws:organizations::{management.id}:account/{org.id}/{management.id}",
+            "MasterAccountArn": arn(management.id, f"account/{org.id}/{management.id}"),
             "MasterAccountId": management.id,
             "MasterAccountEmail": management.email,
-            "AvailablePolicyTypes": [dict(p) for p in org.available_policy_types],
+            # Deprecated in the model in favour of the root's PolicyTypes; AWS still fills it
+            # with the same summaries, so clients that read it see the root's types.
+            "AvailablePolicyTypes": [dict(p) for p in self.roots[org.root_id].policy_types],
         }
 
     def account_to_api(self, account: Account) -> dict[str, Any]:
@@ -375,7 +446,7 @@ class State:
         }
         if org is not None:
             management = org.management_account_id
-            out["Arn"] = f"arn:aws:organizations::{management}:account/{org.id}/{account.id}"
+            out["Arn"] = arn(management, f"account/{org.id}/{account.id}")
             out["Paths"] = [self.path_of(account.parent_id or org.root_id, org) + f"{account.id}/"]
             out["JoinedMethod"] = account.joined_method
             out["JoinedTimestamp"] = account.joined_ts
@@ -385,7 +456,7 @@ class State:
         org = self.orgs[root.org_id]
         return {
             "Id": root.id,
-            "Arn": f"arn:aws:organizations::{org.management_account_id}:root/{org.id}/{root.id}",
+            "Arn": arn(org.management_account_id, f"root/{org.id}/{root.id}"),
             "Name": root.name,
             "PolicyTypes": [dict(p) for p in root.policy_types],
         }
@@ -394,10 +465,116 @@ class State:
         org = self.orgs[ou.org_id]
         return {
             "Id": ou.id,
-            "Arn": f"arn:aws:organizations::{org.management_account_id}:ou/{org.id}/{ou.id}",
+            "Arn": arn(org.management_account_id, f"ou/{org.id}/{ou.id}"),
             "Name": ou.name,
             "Path": self.path_of(ou.id, org),
         }
+
+    # --- policies -----------------------------------------------------------------------------
+
+    def org_of_target(self, target_id: str) -> str:
+        """The organization a root, OU or account belongs to (targets are listed per organization)."""
+        if target_id.startswith("r-"):
+            return self.roots[target_id].org_id
+        if target_id.startswith("ou-"):
+            return self.ous[target_id].org_id
+        return self.accounts[target_id].org_id or ""
+
+    def org_targets(self, org: Organization) -> list[str]:
+        """Every root, OU and account of the organization."""
+        return [
+            org.root_id,
+            *[o.id for o in self.ous.values() if o.org_id == org.id],
+            *self.index.lists.get(f"accounts:{org.id}", []),
+        ]
+
+    def add_policy(self, policy: Policy) -> Policy:
+        self.policies[policy.id] = policy
+        for org_id in policy.listing_orgs():
+            self.index.add(f"policies:{org_id}:{policy.type}", policy.id)
+        self.dirty = True
+        return policy
+
+    def remove_policy(self, policy: Policy) -> None:
+        for org_id in policy.listing_orgs():
+            self.index.remove(f"policies:{org_id}:{policy.type}", policy.id)
+        del self.policies[policy.id]
+        self.tags.pop(policy.id, None)
+        self.dirty = True
+
+    def attached(self, target_id: str, policy_type: str) -> list[Policy]:
+        return [self.policies[p] for p in self.attachments.get(target_id, []) if self.policies[p].type == policy_type]
+
+    def attach(self, policy_id: str, target_id: str) -> None:
+        self.attachments.setdefault(target_id, []).append(policy_id)
+        self._index_attachment(policy_id, target_id)
+        self.dirty = True
+
+    def _index_attachment(self, policy_id: str, target_id: str) -> None:
+        self.index.add(f"attached:{target_id}", policy_id)
+        self.index.add(f"targets:{self.org_of_target(target_id)}:{policy_id}", target_id)
+
+    def detach(self, policy_id: str, target_id: str) -> None:
+        attached = self.attachments.get(target_id, [])
+        if policy_id in attached:
+            attached.remove(policy_id)
+        if not attached:
+            self.attachments.pop(target_id, None)
+        self.index.remove(f"attached:{target_id}", policy_id)
+        self.index.remove(f"targets:{self.org_of_target(target_id)}:{policy_id}", target_id)
+        self.dirty = True
+
+    def detach_all(self, target_id: str) -> None:
+        """A target leaving its organization (an account removed, an OU deleted) takes no policy along."""
+        for policy_id in list(self.attachments.get(target_id, [])):
+            self.detach(policy_id, target_id)
+
+    def type_status(self, org: Organization, policy_type: str) -> str:
+        """ENABLED (or PENDING_*) for a policy type enabled on the organization's root, else ""."""
+        for entry in self.roots[org.root_id].policy_types:
+            if entry["Type"] == policy_type:
+                return entry["Status"]
+        return ""
+
+    def enable_policy_type(self, org: Organization, policy_type: str, now: float) -> None:
+        """Enable a type on the root; AWS then attaches its managed policy of that type everywhere."""
+        self.roots[org.root_id].policy_types.append({"Type": policy_type, "Status": "ENABLED"})
+        managed = self.managed_policy(policy_type, now)
+        if managed is not None:
+            if org.id not in managed.listed_in:
+                managed.listed_in.append(org.id)
+                self.index.add(f"policies:{org.id}:{policy_type}", managed.id)
+            for target_id in self.org_targets(org):
+                self.attach_managed(org, target_id)
+        self.dirty = True
+
+    def managed_policy(self, policy_type: str, now: float) -> Policy | None:
+        """AWS's own policy of this type (one record shared by every organization), if it has one."""
+        if policy_type not in MANAGED_POLICIES:
+            return None
+        policy_id, name, document = MANAGED_POLICIES[policy_type]
+        found = self.policies.get(policy_id)
+        if found is None:
+            found = self.add_policy(
+                Policy(
+                    id=policy_id,
+                    type=policy_type,
+                    name=name,
+                    description="Allows access to every operation",
+                    content=json.dumps(document, indent=2),
+                    updated_ts=now,
+                    aws_managed=True,
+                )
+            )
+        return found
+
+    def attach_managed(self, org: Organization, target_id: str) -> None:
+        """Attach AWS's managed policy of every enabled type to a target (new OUs and accounts too)."""
+        for entry in self.roots[org.root_id].policy_types:
+            managed = MANAGED_POLICIES.get(entry["Type"])
+            if managed is not None and managed[0] in self.policies:
+                if managed[0] not in self.attachments.get(target_id, []):
+                    self.attach(managed[0], target_id)
 
     # --- handshakes ---------------------------------------------------------------------------
 
@@ -474,6 +651,19 @@ class State:
         seqs = self.index.lists.get(f"{kind}:{org_id}", [])
         return [self.transfers_by_seq[s] for s in seqs]
 
+    def mark_invalid_effective(self, key: str, record: dict[str, Any]) -> None:
+        """Record that "<account>:<type>"'s effective policy is invalid (errors, evaluated_ts)."""
+        account_id, policy_type = key.split(":", 1)
+        self.invalid_effective[key] = record
+        self.index.add(f"invalid:{self.accounts[account_id].org_id}:{policy_type}", account_id)
+        self.dirty = True
+
+    def tag(self, resource_id: str, tags: list[dict[str, str]] | None) -> None:
+        """Add API-shaped tags ([{"Key", "Value"}]) to a resource."""
+        if tags:
+            self.tags.setdefault(resource_id, {}).update({tag["Key"]: tag["Value"] for tag in tags})
+            self.dirty = True
+
     def quota(self, account_id: str, name: str) -> int:
         return self.quotas.get(account_id, {}).get(name, self.default_quotas[name])
 
@@ -518,8 +708,9 @@ class State:
             "handshakes": [dataclasses.asdict(h) for h in self.handshakes.values()],
             "transfers": [dataclasses.asdict(t) for t in self.transfers.values()],
             "tags": self.tags,
-            "policies": self.policies,
+            "policies": [dataclasses.asdict(p) for p in self.policies.values()],
             "attachments": self.attachments,
+            "invalid_effective": self.invalid_effective,
             "extra": self.extra,
         }
 
@@ -530,12 +721,11 @@ class State:
         state.quotas = data["quotas"]
         state.clock_offset = data["clock_offset"]
         state.tags = data["tags"]
-        state.policies = data.get("policies", {})
-        state.attachments = data.get("attachments", {})
         state.extra = data.get("extra", {})
         for raw in data["accounts"]:
             state.accounts[raw["id"]] = Account(**raw)
         for raw in data["orgs"]:
+            raw.pop("available_policy_types", None)  # files written before it was read from the root
             state.orgs[raw["id"]] = Organization(**raw)
         for raw in data["roots"]:
             state.roots[raw["id"]] = Root(**raw)
@@ -547,6 +737,18 @@ class State:
             if account.org_id:
                 state.index.add(f"accounts:{account.org_id}", account.id)
                 state.index.add(f"children:{account.parent_id}:ACCOUNT", account.id)
+        policies = data.get("policies", [])
+        # Files written while policies were plain dicts keyed by id (and invalid effective
+        # policies lived in "extra") load the same.
+        for raw in policies.values() if isinstance(policies, dict) else policies:
+            state.add_policy(Policy(**raw))
+        state.attachments = data.get("attachments", {})
+        for target_id, policy_ids in state.attachments.items():
+            for policy_id in policy_ids:
+                state._index_attachment(policy_id, target_id)
+        invalid = data.get("invalid_effective") or state.extra.pop("invalid_effective", {})
+        for key, record in invalid.items():
+            state.mark_invalid_effective(key, record)
         for raw in sorted(data["handshakes"], key=lambda h: h["seq"]):
             handshake = Handshake(**raw)
             state.handshakes[handshake.id] = handshake
@@ -562,7 +764,12 @@ class State:
             state.add_transfer(Transfer(**raw))
         state.seq = max(data["seq"], state.seq)
         state.used_ids = (
-            set(state.orgs) | set(state.roots) | set(state.ous) | set(state.handshakes) | set(state.transfers)
+            set(state.orgs)
+            | set(state.roots)
+            | set(state.ous)
+            | set(state.handshakes)
+            | set(state.transfers)
+            | set(state.policies)
         )
         state.rng = random.Random(f"{state.seed}:{state.seq}")
         state.dirty = False

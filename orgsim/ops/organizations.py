@@ -203,8 +203,7 @@ def create_organizational_unit(call: Call) -> dict[str, Any]:
             reason="OU_DEPTH_LIMIT_EXCEEDED",
         )
     ou = state.create_ou(org, parent_id, name)
-    for tag in call.params.get("Tags") or []:
-        state.tags.setdefault(ou.id, {})[tag["Key"]] = tag["Value"]
+    state.tag(ou.id, call.params.get("Tags"))
     return {"OrganizationalUnit": state.ou_to_api(ou)}
 
 
