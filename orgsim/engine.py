@@ -11,6 +11,8 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from orgsim import model
@@ -18,7 +20,7 @@ from orgsim.errors import ApiError
 from orgsim.faults import Faults
 from orgsim.registry import HANDLERS, Call, load_handlers, unimplemented
 from orgsim.scenarios import build
-from orgsim.state import State
+from orgsim.state import PARTITION, State, partition_of
 
 
 class Simulator:
@@ -54,8 +56,8 @@ class Simulator:
 
     # --- the API --------------------------------------------------------------------------------
 
-    def call(self, operation: str, account_id: str, body: Any) -> dict[str, Any]:
-        """Answer one API call or raise ApiError."""
+    def call(self, operation: str, account_id: str, body: Any, *, region: str = "us-east-1") -> dict[str, Any]:
+        """Answer one API call or raise ApiError. `region` (the signed one) decides the ARNs' partition."""
         if operation not in model.operation_names():
             raise ApiError("UnknownOperationException", f"The operation {operation} is not known to AWS Organizations.")
         with self.calls_lock:
@@ -70,7 +72,7 @@ class Simulator:
         handler = HANDLERS.get(operation)
         if handler is None:
             raise unimplemented(operation)
-        with self.lock:
+        with self.lock, partition(partition_of(region)):
             now = self.state.tick()
             call = Call(
                 operation=operation,
@@ -190,6 +192,15 @@ class Simulator:
             self._saver.join(timeout=5)
         if self.state_file and self.state.dirty:
             self.save()
+
+
+@contextmanager
+def partition(name: str) -> Iterator[None]:
+    token = PARTITION.set(name)
+    try:
+        yield
+    finally:
+        PARTITION.reset(token)
 
 
 def _fixed_page() -> dict[str, Any]:

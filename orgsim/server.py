@@ -25,6 +25,13 @@ from orgsim.errors import ApiError
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]*)/")
 _ACCOUNT_KEY = re.compile(r"\d{12}")
+_REGION = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/([^/,\s]+)/")
+
+
+def signed_region(authorization: str) -> str:
+    """The region of the SigV4 credential scope (its partition goes into every ARN)."""
+    match = _REGION.search(authorization)
+    return match.group(1) if match else "us-east-1"
 
 
 def caller_account(authorization: str | None) -> str:
@@ -109,7 +116,8 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw) if raw.strip() else {}
             except ValueError:
                 raise ApiError("SerializationException", "The request body is not valid JSON.") from None
-            result = self.server.sim.call(operation, account_id, body)
+            region = signed_region(self.headers.get("Authorization") or "")
+            result = self.server.sim.call(operation, account_id, body, region=region)
         except ApiError as error:
             self._error(error, request_id)
             return

@@ -25,6 +25,11 @@ from typing import Any
 
 DAY = 86400.0
 RETENTION = 30 * DAY  # closed handshakes stay listed this long, then disappear
+# AWS documents account creation and closure as asynchronous ("wait a few minutes") without a
+# figure; orgsim takes this many seconds of its clock, so a polling client sees IN_PROGRESS
+# (PENDING_CLOSURE) first and tests move the clock instead of waiting.
+ASYNC_SECONDS = 5.0
+CLOSED_ACCOUNT_KEPT = 90 * DAY  # a closed account stays SUSPENDED in its organization, then is gone
 OPEN_STATES = ("REQUESTED", "OPEN")
 HANDSHAKE_TO_TRANSFER = {
     "REQUESTED": "REQUESTED",
@@ -87,6 +92,7 @@ class Account:
     parent_id: str | None = None
     joined_method: str | None = None
     joined_ts: float | None = None
+    closed_ts: float | None = None  # when CloseAccount was called
 
 
 @dataclass(slots=True)
@@ -97,6 +103,50 @@ class Organization:
     root_id: str
     created_ts: float
     pending_all_features: str | None = None  # id of the open ENABLE_ALL_FEATURES handshake
+    service_access: dict[str, float] = field(default_factory=dict)  # service principal -> enabled at
+    # member account id -> {service principal -> registered at}
+    delegated_admins: dict[str, dict[str, float]] = field(default_factory=dict)
+    resource_policy: dict[str, Any] | None = None  # {"id", "content"} of the delegation policy
+
+
+@dataclass(slots=True)
+class AccountRequest:
+    """A CreateAccount (or CreateGovCloudAccount) request: IN_PROGRESS until orgsim's clock says done."""
+
+    id: str
+    seq: int
+    org_id: str
+    account_name: str
+    email: str
+    requested_ts: float
+    state: str = "IN_PROGRESS"
+    completed_ts: float | None = None
+    account_id: str | None = None
+    gov_cloud: bool = False
+    gov_cloud_account_id: str | None = None
+    failure_reason: str | None = None
+    tags: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def index_key(self) -> str:
+        """Its position in the organization's list: request order first, then the id to resolve it."""
+        return f"{self.seq:012d}:{self.id}"
+
+    def to_api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Id": self.id,
+            "AccountName": self.account_name,
+            "State": self.state,
+            "RequestedTimestamp": self.requested_ts,
+        }
+        optional = {
+            "CompletedTimestamp": self.completed_ts,
+            "AccountId": self.account_id,
+            "GovCloudAccountId": self.gov_cloud_account_id,
+            "FailureReason": self.failure_reason,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
+        return out
 
 
 @dataclass(slots=True)
@@ -279,6 +329,7 @@ class State:
         self.handshakes_by_seq: dict[int, Handshake] = {}
         self.transfers: dict[str, Transfer] = {}
         self.transfers_by_seq: dict[int, Transfer] = {}
+        self.account_requests: dict[str, AccountRequest] = {}
         self.tags: dict[str, dict[str, str]] = {}
         # Policies by id, and the policy ids attached to each root, OU or account. Their lists
         # page through ``policies:<org>:<type>``, ``attached:<target>`` and ``targets:<org>:<policy>``.
@@ -308,7 +359,10 @@ class State:
         """Run every expiry and retention event that is due; return the current time."""
         now = self.now()
         while self.events and self.events[0][0] <= now:
-            _due, _, kind, hid = heapq.heappop(self.events)
+            due, _, kind, hid = heapq.heappop(self.events)
+            if kind in ACCOUNT_EVENTS:
+                ACCOUNT_EVENTS[kind](self, hid, due)
+                continue
             handshake = self.handshakes.get(hid)
             if handshake is None:
                 continue
@@ -345,6 +399,64 @@ class State:
             self.accounts[account_id] = found
             self.dirty = True
         return found
+
+    # --- account creation and closure (asynchronous on the clock) -------------------------------
+
+    def request_account(self, org: Organization, name: str, email: str, now: float, **extra: Any) -> AccountRequest:
+        request = AccountRequest(
+            id=self.new_id("car-", 12),
+            seq=self.next_seq(),
+            org_id=org.id,
+            account_name=name,
+            email=email,
+            requested_ts=now,
+            **extra,
+        )
+        self.account_requests[request.id] = request
+        self.index.add(f"car:{org.id}", request.index_key)
+        self._push(now + ASYNC_SECONDS, "create_account", request.id)
+        self.dirty = True
+        return request
+
+    def _finish_account_request(self, request_id: str, due: float) -> None:
+        request = self.account_requests.get(request_id)
+        org = self.orgs.get(request.org_id) if request else None
+        if request is None or request.state != "IN_PROGRESS":
+            return
+        request.completed_ts = due
+        if org is None:
+            request.state, request.failure_reason = "FAILED", "INTERNAL_FAILURE"
+        elif self.account_by_email(request.email) is not None:
+            # AWS checks the email while creating, so a taken one fails the request, not the call.
+            request.state, request.failure_reason = "FAILED", "EMAIL_ALREADY_EXISTS"
+        else:
+            account = self.account(self.new_account_id())
+            account.name, account.email = request.account_name, request.email
+            self.join(account, org, "CREATED", due)
+            self.tag(account.id, request.tags)
+            request.state, request.account_id = "SUCCEEDED", account.id
+            if request.gov_cloud:
+                request.gov_cloud_account_id = self.new_account_id()
+        self.dirty = True
+
+    def close_account(self, account: Account, now: float) -> None:
+        account.status = account.state = "PENDING_CLOSURE"
+        account.closed_ts = now
+        self._push(now + ASYNC_SECONDS, "suspend_account", account.id)
+        self._push(now + CLOSED_ACCOUNT_KEPT, "drop_account", account.id)
+        self.dirty = True
+
+    def _suspend_account(self, account_id: str, _due: float) -> None:
+        account = self.accounts.get(account_id)
+        if account is not None and account.status == "PENDING_CLOSURE":
+            account.status = account.state = "SUSPENDED"
+            self.dirty = True
+
+    def _drop_account(self, account_id: str, _due: float) -> None:
+        account = self.accounts.get(account_id)
+        if account is not None and account.closed_ts is not None:
+            account.state = "CLOSED"  # Status stays SUSPENDED: the model's AccountStatus has no CLOSED
+            self.leave(account)
 
     def account_by_email(self, email: str) -> Account | None:
         lowered = email.lower()
@@ -389,6 +501,7 @@ class State:
         if account.org_id is None:
             return
         self.detach_all(account.id)
+        self.orgs[account.org_id].delegated_admins.pop(account.id, None)
         self.index.remove(f"accounts:{account.org_id}", account.id)
         self.index.remove(f"children:{account.parent_id}:ACCOUNT", account.id)
         account.org_id = account.parent_id = account.joined_method = None
@@ -409,6 +522,29 @@ class State:
         self.attach_managed(org, ou.id)
         self.dirty = True
         return ou
+
+    def delete_org(self, org: Organization) -> None:
+        """An emptied organization goes with its root, OUs, policies and attachments."""
+        self.leave(self.management_account(org))
+        for ou in [ou for ou in self.ous.values() if ou.org_id == org.id]:
+            self.delete_ou(ou)
+        self.detach_all(org.root_id)
+        for policy in list(self.policies.values()):
+            if policy.org_id == org.id:
+                self.remove_policy(policy)
+            elif org.id in policy.listed_in:
+                self.index.remove(f"policies:{org.id}:{policy.type}", policy.id)
+                policy.listed_in.remove(org.id)
+        del self.roots[org.root_id]
+        del self.orgs[org.id]
+        self.dirty = True
+
+    def delete_ou(self, ou: OrganizationalUnit) -> None:
+        self.detach_all(ou.id)
+        self.index.remove(f"children:{ou.parent_id}:ORGANIZATIONAL_UNIT", ou.id)
+        del self.ous[ou.id]
+        self.tags.pop(ou.id, None)
+        self.dirty = True
 
     def management_account(self, org: Organization) -> Account:
         return self.accounts[org.management_account_id]
@@ -707,6 +843,7 @@ class State:
             "ous": [dataclasses.asdict(o) for o in self.ous.values()],
             "handshakes": [dataclasses.asdict(h) for h in self.handshakes.values()],
             "transfers": [dataclasses.asdict(t) for t in self.transfers.values()],
+            "account_requests": [dataclasses.asdict(r) for r in self.account_requests.values()],
             "tags": self.tags,
             "policies": [dataclasses.asdict(p) for p in self.policies.values()],
             "attachments": self.attachments,
@@ -759,6 +896,16 @@ class State:
                 state.events.append((handshake.expiration_ts, handshake.seq, "expire", handshake.id))
             elif handshake.closed_ts is not None:
                 state.events.append((handshake.closed_ts + RETENTION, handshake.seq, "purge", handshake.id))
+        for raw in data.get("account_requests", []):
+            request = AccountRequest(**raw)
+            state.account_requests[request.id] = request
+            state.index.add(f"car:{request.org_id}", request.index_key)
+            if request.state == "IN_PROGRESS":
+                state.events.append((request.requested_ts + ASYNC_SECONDS, request.seq, "create_account", request.id))
+        for account in state.accounts.values():
+            if account.closed_ts is not None and account.state != "CLOSED":
+                state.events.append((account.closed_ts + ASYNC_SECONDS, 0, "suspend_account", account.id))
+                state.events.append((account.closed_ts + CLOSED_ACCOUNT_KEPT, 0, "drop_account", account.id))
         heapq.heapify(state.events)
         for raw in sorted(data["transfers"], key=lambda t: t["seq"]):
             state.add_transfer(Transfer(**raw))
@@ -770,6 +917,7 @@ class State:
             | set(state.handshakes)
             | set(state.transfers)
             | set(state.policies)
+            | set(state.account_requests)
         )
         state.rng = random.Random(f"{state.seed}:{state.seq}")
         state.dirty = False
@@ -793,3 +941,11 @@ class State:
     def load(cls, path: str) -> State:
         with open(path) as handle:
             return cls.from_dict(json.load(handle))
+
+
+# What each asynchronous account event does when the clock reaches it (handshake events aside).
+ACCOUNT_EVENTS = {
+    "create_account": State._finish_account_request,
+    "suspend_account": State._suspend_account,
+    "drop_account": State._drop_account,
+}

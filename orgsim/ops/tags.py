@@ -28,6 +28,8 @@ def _resource(call: Call) -> str:
         owner = org.id if org.id in (transfer.source_org_id, transfer.target_org_id) else None
     elif rid in state.policies:
         owner = state.policies[rid].org_id or org.id
+    elif org.resource_policy is not None and rid == org.resource_policy["id"]:
+        owner = org.id
     if owner != org.id:
         raise ApiError("TargetNotFoundException", "We can't find a resource with the ResourceId that you specified.")
     return rid
