@@ -20,8 +20,9 @@ from orgsim.errors import ApiError, invalid_input
 
 
 @functools.cache
-def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("organizations")
+def service_model(name: str = "organizations") -> ServiceModel:
+    """botocore's model of Organizations (or of STS, the other service orgsim answers)."""
+    return botocore.session.get_session().get_service_model(name)
 
 
 def target_prefix() -> str:

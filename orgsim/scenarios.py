@@ -16,6 +16,9 @@ from orgsim.ops.transfers import create_transfer, month_end, month_start
 from orgsim.state import DAY, SCP, Account, Organization, Policy, State
 
 SCENARIOS = ("empty", "demo", "scale")
+# The role every management account of the demo and scale worlds lets the portal assume (STS).
+PORTAL_ROLE = "OrgPortalAccess"
+PORTAL_EXTERNAL_ID = "orgportal-demo"
 
 
 def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **sizes: Any) -> State:
@@ -36,6 +39,8 @@ def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **s
         )
     else:
         state.account("111111111111")  # the account the test fixtures start from, standalone
+    for org in state.orgs.values():
+        state.trust_role(f"arn:aws:iam::{org.management_account_id}:role/{PORTAL_ROLE}", PORTAL_EXTERNAL_ID)
     state.dirty = True
     return state
 

@@ -246,6 +246,25 @@ class Transfer:
 
 
 @dataclass(slots=True)
+class Session:
+    """Temporary credentials from STS AssumeRole: they act as the role's account until they expire."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    account_id: str
+    role_arn: str
+    session_name: str
+    role_id: str
+    expiration_ts: float
+
+    @property
+    def assumed_role_arn(self) -> str:
+        role_name = self.role_arn.rsplit("/", 1)[-1]
+        return f"arn:{PARTITION.get()}:sts::{self.account_id}:assumed-role/{role_name}/{self.session_name}"
+
+
+@dataclass(slots=True)
 class Policy:
     id: str
     type: str
@@ -330,6 +349,10 @@ class State:
         self.transfers: dict[str, Transfer] = {}
         self.transfers_by_seq: dict[int, Transfer] = {}
         self.account_requests: dict[str, AccountRequest] = {}
+        # STS: role ARN -> {"account_id", "external_id"} (who may be assumed, and with what
+        # external id), and the temporary credentials handed out, by access key id.
+        self.roles: dict[str, dict[str, str | None]] = {}
+        self.sessions: dict[str, Session] = {}
         self.tags: dict[str, dict[str, str]] = {}
         # Policies by id, and the policy ids attached to each root, OU or account. Their lists
         # page through ``policies:<org>:<type>``, ``attached:<target>`` and ``targets:<org>:<policy>``.
@@ -794,6 +817,16 @@ class State:
         self.index.add(f"invalid:{self.accounts[account_id].org_id}:{policy_type}", account_id)
         self.dirty = True
 
+    def trust_role(self, role_arn: str, external_id: str | None = None) -> dict[str, str | None]:
+        """Let `role_arn` (arn:aws:iam::<account>:role/<name>) be assumed, with `external_id` if given."""
+        account_id = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
+        if not (account_id.isdigit() and len(account_id) == 12 and ":role/" in role_arn):
+            raise ValueError(f"{role_arn!r} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)")
+        self.roles[role_arn] = {"account_id": account_id, "external_id": external_id}
+        self.account(account_id)
+        self.dirty = True
+        return self.roles[role_arn]
+
     def tag(self, resource_id: str, tags: list[dict[str, str]] | None) -> None:
         """Add API-shaped tags ([{"Key", "Value"}]) to a resource."""
         if tags:
@@ -844,6 +877,8 @@ class State:
             "handshakes": [dataclasses.asdict(h) for h in self.handshakes.values()],
             "transfers": [dataclasses.asdict(t) for t in self.transfers.values()],
             "account_requests": [dataclasses.asdict(r) for r in self.account_requests.values()],
+            "roles": self.roles,
+            "sessions": [dataclasses.asdict(s) for s in self.sessions.values()],
             "tags": self.tags,
             "policies": [dataclasses.asdict(p) for p in self.policies.values()],
             "attachments": self.attachments,
@@ -896,6 +931,9 @@ class State:
                 state.events.append((handshake.expiration_ts, handshake.seq, "expire", handshake.id))
             elif handshake.closed_ts is not None:
                 state.events.append((handshake.closed_ts + RETENTION, handshake.seq, "purge", handshake.id))
+        state.roles = data.get("roles", {})
+        for raw in data.get("sessions", []):
+            state.sessions[raw["access_key_id"]] = Session(**raw)
         for raw in data.get("account_requests", []):
             request = AccountRequest(**raw)
             state.account_requests[request.id] = request
