@@ -10,6 +10,7 @@ run: $(STAMP)
 	$(BIN)/python -m orgportal.run
 
 test: $(STAMP) browser
+	@if command -v npm >/dev/null && [ ! -d tests/orgsim/js/node_modules ]; then npm ci --prefix tests/orgsim/js --no-audit --no-fund --silent; fi
 	$(BIN)/pytest -q
 
 # Without the browser tests: quick feedback while working.

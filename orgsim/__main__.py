@@ -1,4 +1,5 @@
-"""The command line: ``python -m orgsim --port 4566 --scenario demo`` serves until interrupted."""
+"""The command line: ``python -m orgsim --port 4566 --scenario demo`` serves until interrupted;
+``python -m orgsim coverage [--write]`` prints (or writes into orgsim/README.md) the operation coverage."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import sys
 from typing import Any
 
+from orgsim import coverage
 from orgsim.engine import Simulator
 from orgsim.scenarios import SCENARIOS
 from orgsim.server import OrgsimHTTPServer
@@ -51,6 +53,13 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["coverage"]:
+        if "--write" in argv:
+            coverage.write()
+        else:
+            print(coverage.table())
+        return 0
     args = parse(argv)
     throttle: float | str | None = args.throttle
     if throttle not in (None, "aws"):

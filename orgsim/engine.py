@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from orgsim import model
+from orgsim import model, sts
 from orgsim.errors import ApiError
 from orgsim.faults import Faults
 from orgsim.registry import HANDLERS, Call, load_handlers, unimplemented
 from orgsim.scenarios import build
-from orgsim.state import State
+from orgsim.state import PARTITION, Session, State, partition_of
+
+ACCOUNT_KEY = re.compile(r"\d{12}")  # an access key id of 12 digits is that account's own key
 
 
 class Simulator:
@@ -54,8 +59,8 @@ class Simulator:
 
     # --- the API --------------------------------------------------------------------------------
 
-    def call(self, operation: str, account_id: str, body: Any) -> dict[str, Any]:
-        """Answer one API call or raise ApiError."""
+    def call(self, operation: str, account_id: str, body: Any, *, region: str = "us-east-1") -> dict[str, Any]:
+        """Answer one API call or raise ApiError. `region` (the signed one) decides the ARNs' partition."""
         if operation not in model.operation_names():
             raise ApiError("UnknownOperationException", f"The operation {operation} is not known to AWS Organizations.")
         with self.calls_lock:
@@ -70,7 +75,7 @@ class Simulator:
         handler = HANDLERS.get(operation)
         if handler is None:
             raise unimplemented(operation)
-        with self.lock:
+        with self.lock, partition(partition_of(region)):
             now = self.state.tick()
             call = Call(
                 operation=operation,
@@ -81,6 +86,38 @@ class Simulator:
                 empty_page=decision.empty_page,
             )
             return handler(call)
+
+    def identity(self, key: str, token: str | None) -> tuple[str, Session | None]:
+        """The account a request's access key id acts as: a 12-digit key is that account; an
+        ``ASIA...`` key is an STS session, valid with its session token until it expires."""
+        if ACCOUNT_KEY.fullmatch(key):
+            return key, None
+        with self.lock:
+            session = self.state.sessions.get(key)
+            now = self.state.now()
+        if session is None or token != session.session_token:
+            raise ApiError(
+                "UnrecognizedClientException", "The security token included in the request is invalid.", status=403
+            )
+        if now >= session.expiration_ts:
+            raise ApiError("ExpiredTokenException", "The security token included in the request is expired")
+        return session.account_id, session
+
+    def sts(self, raw: bytes, key: str, token: str | None, *, region: str = "us-east-1") -> tuple[str, dict[str, Any]]:
+        """Answer one STS call (query protocol): the action and its result, or raise ApiError."""
+        action, params = sts.parse(raw)
+        account_id, session = self.identity(key, token)
+        with self.calls_lock:
+            self.calls[(f"sts:{action}", account_id)] += 1
+        with self.lock, partition(partition_of(region)):
+            now = self.state.tick()
+            if action == "AssumeRole":
+                return action, sts.assume_role(self.state, account_id, params, now)
+            return action, sts.caller_identity(account_id, session, PARTITION.get())
+
+    def trust_role(self, role_arn: str, external_id: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            return {"role_arn": role_arn, **self.state.trust_role(role_arn, external_id)}
 
     # --- control --------------------------------------------------------------------------------
 
@@ -190,6 +227,15 @@ class Simulator:
             self._saver.join(timeout=5)
         if self.state_file and self.state.dirty:
             self.save()
+
+
+@contextmanager
+def partition(name: str) -> Iterator[None]:
+    token = PARTITION.set(name)
+    try:
+        yield
+    finally:
+        PARTITION.reset(token)
 
 
 def _fixed_page() -> dict[str, Any]:

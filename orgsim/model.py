@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
@@ -19,8 +20,9 @@ from orgsim.errors import ApiError, invalid_input
 
 
 @functools.cache
-def service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("organizations")
+def service_model(name: str = "organizations") -> ServiceModel:
+    """botocore's model of Organizations (or of STS, the other service orgsim answers)."""
+    return botocore.session.get_session().get_service_model(name)
 
 
 def target_prefix() -> str:
@@ -48,9 +50,28 @@ def exception_members(code: str) -> list[str]:
         return ["Message"]
 
 
+@functools.cache
+def exception_message(code: str) -> str:
+    """The first sentence of the model's documentation of an exception shape: AWS's message for it."""
+    text = re.sub(r"<[^>]+>", "", service_model().shape_for(code).documentation or "")
+    text = " ".join(text.split())
+    sentence = re.match(r".+?[.!?](?=\s|$)", text)
+    return sentence.group(0) if sentence else text
+
+
+def model_error(code: str, **members: Any) -> ApiError:
+    """The error `code` with the message the service model documents for it (AWS's own wording)."""
+    return ApiError(code, exception_message(code), **members)
+
+
 # The model's patterns are Java regexes. Python's `re` lacks Unicode property classes, so the few
 # the model uses are mapped onto the nearest class `re` has (\w is letters+digits+_, \s spaces).
 _JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\w", r"\p{Z}": r"\s"}
+
+
+def matches(shape_name: str, value: str) -> bool:
+    """Whether `value` matches the pattern the model gives the string shape `shape_name`."""
+    return bool(compiled_pattern(service_model().shape_for(shape_name).metadata["pattern"]).fullmatch(value))
 
 
 @functools.cache
@@ -139,15 +160,11 @@ def parse_timestamp(value: Any, path: str = "Timestamp") -> float:
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
-        from datetime import datetime
-
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise _serialization(f"Expected a timestamp at {path}.") from None
         if parsed.tzinfo is None:
-            from datetime import UTC
-
             parsed = parsed.replace(tzinfo=UTC)
         return parsed.timestamp()
     raise _serialization(f"Expected a timestamp at {path}.")

@@ -66,6 +66,20 @@ def page(
     return items, next_token
 
 
+def page_list(call: Call, list_id: str, items: list[Any]) -> tuple[list[Any], str | None]:
+    """One page of a short list held in memory (tags, validation errors...), by position.
+
+    For lists bounded by a small quota, where an index of their own would cost more than a slice.
+    """
+    size = call.params.get("MaxResults") or DEFAULT_PAGE
+    start = 0
+    if call.params.get("NextToken"):
+        start = int(decode(call.params["NextToken"], call.operation, list_id)["a"])
+    more = start + size < len(items)
+    token = encode({"o": call.operation, "i": list_id, "a": start + size}) if more else None
+    return items[start : start + size], token
+
+
 def with_token(body: dict[str, Any], token: str | None) -> dict[str, Any]:
     if token:
         body["NextToken"] = token

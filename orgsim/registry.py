@@ -7,11 +7,15 @@ Operations without a handler answer with an error that names orgsim and the oper
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orgsim.ops
 from orgsim.errors import ApiError, access_denied, not_in_use
+from orgsim.model import operation_names
 from orgsim.state import Account, Organization, State
 
 Handler = Callable[["Call"], dict[str, Any]]
@@ -20,8 +24,6 @@ HANDLERS: dict[str, Handler] = {}
 
 def operation(name: str) -> Callable[[Handler], Handler]:
     """Register `handler` for the model operation `name` (checked against the model at import)."""
-    from orgsim.model import operation_names
-
     if name not in operation_names():
         raise ValueError(f"{name} is not an operation of this botocore's organizations model")
 
@@ -73,12 +75,7 @@ def unimplemented(name: str) -> ApiError:
 
 
 def load_handlers() -> dict[str, Handler]:
-    """Import every ops module so its handlers register (policies only if that module exists)."""
-    import importlib
-    import pkgutil
-
-    import orgsim.ops
-
+    """Import every ops module so its handlers register."""
     for module in pkgutil.iter_modules(orgsim.ops.__path__):
         importlib.import_module(f"orgsim.ops.{module.name}")
     return HANDLERS

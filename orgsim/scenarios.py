@@ -8,11 +8,17 @@ started any day. Quotas: ``default`` gives every management account a working in
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from orgsim.state import DAY, Account, Organization, State
+from orgsim.ops.handshakes import new_handshake, org_resource
+from orgsim.ops.transfers import create_transfer, month_end, month_start
+from orgsim.state import DAY, SCP, Account, Organization, Policy, State
 
 SCENARIOS = ("empty", "demo", "scale")
+# The role every management account of the demo and scale worlds lets the portal assume (STS).
+PORTAL_ROLE = "OrgPortalAccess"
+PORTAL_EXTERNAL_ID = "orgportal-demo"
 
 
 def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **sizes: Any) -> State:
@@ -21,7 +27,7 @@ def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **s
     state = State(seed=int(seed or 0), quotas=quotas or "default")
     if scenario == "demo":
         orgs = _demo(state)
-        _seed_hooks(state, orgs)
+        _demo_policies(state, orgs)
     elif scenario == "scale":
 
         def size(name: str, default: int) -> int:
@@ -33,22 +39,10 @@ def build(scenario: str = "demo", *, seed: int = 0, quotas: str = "default", **s
         )
     else:
         state.account("111111111111")  # the account the test fixtures start from, standalone
+    for org in state.orgs.values():
+        state.trust_role(f"arn:aws:iam::{org.management_account_id}:role/{PORTAL_ROLE}", PORTAL_EXTERNAL_ID)
     state.dirty = True
     return state
-
-
-def _seed_hooks(state: State, orgs: dict[str, Organization]) -> None:
-    """Let each ops module add its own demo data: ``seed_demo(state, orgs)`` (orgs by management account id)."""
-    import importlib
-    import pkgutil
-
-    import orgsim.ops
-
-    for info in pkgutil.iter_modules(orgsim.ops.__path__):
-        module = importlib.import_module(f"orgsim.ops.{info.name}")
-        hook = getattr(module, "seed_demo", None)
-        if callable(hook):
-            hook(state, orgs)
 
 
 def _account(state: State, account_id: str, name: str, email: str) -> Account:
@@ -151,9 +145,6 @@ _DEMO_ORGS: list[tuple[str, str, str, str, list[str], dict[str, list[int]]]] = [
 
 
 def _demo(state: State) -> dict[str, Organization]:
-    from orgsim.ops.handshakes import new_handshake, org_resource
-    from orgsim.ops.transfers import create_transfer, month_end, month_start
-
     now = state.now()
     orgs: dict[str, Organization] = {}
     members: dict[str, list[Account]] = {}
@@ -387,9 +378,6 @@ def _scale(state: State, *, orgs: int, handshakes: int, transfers: int) -> None:
     Built straight into the state (no API calls, no per-item checks) so 100,000 handshakes seed
     in seconds. Everything is recent enough to stay listed (closed within the retention window).
     """
-    from orgsim.ops.handshakes import new_handshake, org_resource
-    from orgsim.ops.transfers import create_transfer, month_start
-
     rng = state.rng
     now = state.now()
     made: list[Organization] = []
@@ -452,3 +440,149 @@ def _scale(state: State, *, orgs: int, handshakes: int, transfers: int) -> None:
             handshake_state=state_name,
             closed_ts=None if state_name == "OPEN" else max(requested, now - 2 * DAY),
         )
+
+
+# --- demo policies ----------------------------------------------------------------------------
+
+
+def _policy(
+    state: State,
+    org: Organization,
+    *,
+    name: str,
+    policy_type: str,
+    content: dict[str, Any],
+    description: str = "",
+    targets: tuple[str, ...] = (),
+) -> str:
+    """A policy straight into the state, its type enabled on the root first if it is not yet."""
+    if not state.type_status(org, policy_type):
+        state.enable_policy_type(org, policy_type, state.now())
+    policy = state.add_policy(
+        Policy(
+            id=state.new_id("p-", 10),
+            org_id=org.id,
+            name=name,
+            description=description,
+            type=policy_type,
+            content=json.dumps(content, indent=2),
+            updated_ts=state.now(),
+        )
+    )
+    for target_id in targets:
+        state.attach(policy.id, target_id)
+    return policy.id
+
+
+def _demo_policies(state: State, orgs: dict[str, Organization]) -> None:
+    """Several policy types (Inspector included) in Contoso Retail and Northwind, SCPs with AWS's
+    FullAWSAccess everywhere, and one account (Contoso Payments) whose effective backup policy is invalid."""
+    contoso, partner = orgs[CONTOSO], orgs[PARTNER]
+    by_name = {a.name: a for a in state.accounts.values() if a.org_id == contoso.id}
+    web_shop, payments = by_name["Contoso Web Shop"], by_name["Contoso Payments"]
+    production = web_shop.parent_id or contoso.root_id
+    for org in (contoso, partner):
+        state.enable_policy_type(org, SCP, state.now())
+    _policy(
+        state,
+        contoso,
+        name="Deny leaving the organization",
+        policy_type=SCP,
+        description="Member accounts cannot leave Contoso Retail",
+        content={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}],
+        },
+        targets=(contoso.root_id,),
+    )
+    _policy(
+        state,
+        contoso,
+        name="Inspector: scan EC2 and ECR",
+        policy_type="INSPECTOR_POLICY",
+        description="Amazon Inspector scanning in the Regions Contoso uses",
+        content={
+            "inspector": {
+                "enablement": {
+                    "ec2_scanning": {"enable_in_regions": {"@@assign": ["us-east-1", "eu-west-1"]}},
+                    "ecr_scanning": {"enable_in_regions": {"@@assign": ["us-east-1"]}},
+                }
+            }
+        },
+        targets=(contoso.root_id,),
+    )
+    _policy(
+        state,
+        contoso,
+        name="Inspector: Lambda in production",
+        policy_type="INSPECTOR_POLICY",
+        description="Adds Lambda scanning for production workloads",
+        content={
+            "inspector": {
+                "enablement": {"lambda_standard_scanning": {"enable_in_regions": {"@@assign": ["us-east-1"]}}}
+            }
+        },
+        targets=(production,),
+    )
+    _policy(
+        state,
+        contoso,
+        name="Cost allocation tags",
+        policy_type="TAG_POLICY",
+        description="Every resource carries a CostCenter tag",
+        content={
+            "tags": {
+                "costcenter": {
+                    "tag_key": {"@@assign": "CostCenter"},
+                    "tag_value": {"@@assign": ["retail", "payments", "data"]},
+                }
+            }
+        },
+        targets=(contoso.root_id,),
+    )
+    backup = _policy(
+        state,
+        contoso,
+        name="Nightly backups (payments)",
+        policy_type="BACKUP_POLICY",
+        description="A backup plan whose vault was never created",
+        content={
+            "plans": {"nightly": {"rules": {"daily": {"schedule_expression": {"@@assign": "cron(0 5 ? * * *)"}}}}}
+        },
+        targets=(payments.id,),
+    )
+    missing = [
+        ("The backup plan rule 'daily' has no target_backup_vault_name.", "rules.daily.target_backup_vault_name"),
+        ("The backup plan 'nightly' selects no resources.", "selections"),
+    ]
+    state.mark_invalid_effective(
+        f"{payments.id}:BACKUP_POLICY",
+        {
+            "errors": [
+                {
+                    "ErrorCode": "ELEMENT_MISSING",
+                    "ErrorMessage": message,
+                    "PathToError": f"plans.nightly.{path}",
+                    "ContributingPolicies": [backup],
+                }
+                for message, path in missing
+            ],
+            "evaluated_ts": state.now(),
+        },
+    )
+    _policy(
+        state,
+        partner,
+        name="Opt out of AI services content use",
+        policy_type="AISERVICES_OPT_OUT_POLICY",
+        content={"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}},
+        targets=(partner.root_id,),
+    )
+    _policy(
+        state,
+        partner,
+        name="Inspector: every Region",
+        policy_type="INSPECTOR_POLICY",
+        content={"inspector": {"enablement": {"ec2_scanning": {"enable_in_regions": {"@@assign": ["ALL_SUPPORTED"]}}}}},
+        targets=(partner.root_id,),
+    )

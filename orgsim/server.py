@@ -18,17 +18,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlparse
 
-from orgsim import model
+from orgsim import model, sts
 from orgsim.engine import Simulator
 from orgsim.errors import ApiError
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]*)/")
-_ACCOUNT_KEY = re.compile(r"\d{12}")
+_REGION = re.compile(r"Credential=[^/,\s]*/[^/,\s]*/([^/,\s]+)/")
+
+
+def signed_region(authorization: str) -> str:
+    """The region of the SigV4 credential scope (its partition goes into every ARN)."""
+    match = _REGION.search(authorization)
+    return match.group(1) if match else "us-east-1"
 
 
 def caller_account(authorization: str | None) -> str:
-    """The account named by the SigV4 Authorization header, or the error AWS answers with."""
+    """The access key id of the SigV4 Authorization header, or the error AWS answers with."""
     if not authorization:
         raise ApiError("MissingAuthenticationTokenException", "Missing Authentication Token", status=403)
     if not authorization.startswith("AWS4-HMAC-SHA256 "):
@@ -44,12 +50,7 @@ def caller_account(authorization: str | None) -> str:
             "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.",
             status=403,
         )
-    key = match.group(1)
-    if not _ACCOUNT_KEY.fullmatch(key):
-        raise ApiError(
-            "UnrecognizedClientException", "The security token included in the request is invalid.", status=403
-        )
-    return key
+    return match.group(1)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -96,8 +97,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         request_id = str(uuid.uuid4())
         raw = self._body()
+        if sts.is_sts(self.headers.get("Content-Type") or "", raw):
+            self._sts(raw, request_id)
+            return
         try:
-            account_id = caller_account(self.headers.get("Authorization"))
+            key = caller_account(self.headers.get("Authorization"))
+            account_id, _session = self.server.sim.identity(key, self.headers.get("X-Amz-Security-Token"))
             target = self.headers.get("X-Amz-Target") or ""
             prefix, _, operation = target.partition(".")
             if prefix != model.target_prefix() or not operation:
@@ -109,7 +114,8 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw) if raw.strip() else {}
             except ValueError:
                 raise ApiError("SerializationException", "The request body is not valid JSON.") from None
-            result = self.server.sim.call(operation, account_id, body)
+            region = signed_region(self.headers.get("Authorization") or "")
+            result = self.server.sim.call(operation, account_id, body, region=region)
         except ApiError as error:
             self._error(error, request_id)
             return
@@ -120,6 +126,17 @@ class Handler(BaseHTTPRequestHandler):
             )
             return
         self._send(200, json.dumps(result).encode(), request_id)
+
+    def _sts(self, raw: bytes, request_id: str) -> None:
+        authorization = self.headers.get("Authorization")
+        try:
+            key = caller_account(authorization)
+            token = self.headers.get("X-Amz-Security-Token")
+            action, result = self.server.sim.sts(raw, key, token, region=signed_region(authorization or ""))
+        except ApiError as error:
+            self._send(error.status, sts.error_xml(error, request_id), request_id, content_type="text/xml")
+            return
+        self._send(200, sts.response_xml(action, result, request_id), request_id, content_type="text/xml")
 
     def do_GET(self) -> None:
         if self.path.startswith("/_orgsim/"):
@@ -193,6 +210,8 @@ def control(sim: Simulator, method: str, path: str, data: dict[str, Any]) -> Any
         return sim.call_counts()
     if route == ("GET", "/summary"):
         return sim.summary()
+    if route == ("POST", "/roles"):
+        return sim.trust_role(str(data["role_arn"]), data.get("external_id"))
     if route == ("POST", "/quotas"):
         account_id = str(data.pop("account_id"))
         return {"account_id": account_id, "quotas": sim.set_quotas(account_id, **data)}

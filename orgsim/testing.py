@@ -97,6 +97,26 @@ class Sim:
         """Quotas of a management account: inbound, outbound, chain, chain_transfers."""
         return dict(self.control("POST", "quotas", {"account_id": account_id, **quotas}))
 
+    def trust_role(self, role_arn: str, external_id: str | None = None) -> dict[str, Any]:
+        """Let STS AssumeRole hand out credentials for `role_arn` (its account), given `external_id`."""
+        return dict(self.control("POST", "roles", {"role_arn": role_arn, "external_id": external_id}))
+
+    def sts_client(self, account_id: str, **boto_kwargs: Any) -> Any:
+        """A real boto3 STS client signing as `account_id` (or as temporary credentials passed in)."""
+        import boto3
+
+        credentials = {
+            "aws_access_key_id": boto_kwargs.pop("aws_access_key_id", account_id),
+            "aws_secret_access_key": boto_kwargs.pop("aws_secret_access_key", "orgsim-secret"),
+        }
+        return boto3.client(
+            "sts",
+            region_name=boto_kwargs.pop("region_name", "us-east-1"),
+            endpoint_url=self.endpoint,
+            **credentials,
+            **boto_kwargs,
+        )
+
     def calls(self) -> dict[str, Any]:
         return dict(self.control("GET", "calls"))
 

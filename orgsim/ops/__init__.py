@@ -1,5 +1,5 @@
 """The operations room: one module per family; each registers its handlers with ``@operation``.
 
-``orgsim.registry.load_handlers()`` imports every module here, so a new family (``policies.py``)
+``orgsim.registry.load_handlers()`` imports every module here, so a new family
 needs no other change.
 """

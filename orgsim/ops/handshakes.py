@@ -17,6 +17,7 @@ from typing import Any
 
 from orgsim import paging
 from orgsim.errors import ApiError, access_denied, invalid_input
+from orgsim.model import matches
 from orgsim.registry import Call, operation
 from orgsim.state import DAY, Account, Handshake, Organization, State
 
@@ -88,15 +89,11 @@ def resolve_target(call: Call, target: dict[str, str]) -> Account:
     """The account a HandshakeParty target names (ACCOUNT id or EMAIL); other types are refused."""
     kind, value = target["Type"], target["Id"]
     if kind == "ACCOUNT":
-        from orgsim.model import compiled_pattern, service_model
-
-        if not compiled_pattern(service_model().shape_for("AccountId").metadata["pattern"]).fullmatch(value):
+        if not matches("AccountId", value):
             raise invalid_input("INVALID_PATTERN_TARGET_ID", "The target account id must be 12 digits.")
         return call.state.account(value)
     if kind == "EMAIL":
-        from orgsim.model import compiled_pattern, service_model
-
-        if not compiled_pattern(service_model().shape_for("Email").metadata["pattern"]).fullmatch(value):
+        if not matches("Email", value):
             raise invalid_input("INVALID_EMAIL_ADDRESS_TARGET", "The target is not a valid email address.")
         found = call.state.account_by_email(value)
         if found is None:
@@ -294,8 +291,7 @@ def _accept_invite(call: Call, handshake: Handshake) -> None:
     _refuse_management_account(state, account)
     # An account in another organization moves directly (the release notes' "transfer between organizations").
     state.join(account, org, "INVITED", call.now)
-    for tag in handshake.tags:
-        state.tags.setdefault(account.id, {})[tag["Key"]] = tag["Value"]
+    state.tag(account.id, handshake.tags)
 
 
 def _accept_simple(call: Call, handshake: Handshake) -> None:

@@ -6,9 +6,10 @@ from typing import Any
 
 from orgsim import paging
 from orgsim.errors import ApiError
+from orgsim.model import model_error
 from orgsim.ops.handshakes import ON_ACCEPT, new_handshake, org_resource
 from orgsim.registry import Call, operation
-from orgsim.state import Handshake, Organization
+from orgsim.state import Account, Handshake, Organization, OrganizationalUnit
 
 OU_MAX_DEPTH = 5  # AWS: an OU tree is at most five levels below the root
 
@@ -32,9 +33,7 @@ def delete_organization(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     state = call.state
     if state.index.count(f"accounts:{org.id}") > 1:
-        raise ApiError(
-            "OrganizationNotEmptyException", "The organization still has member accounts; remove them first."
-        )
+        raise model_error("OrganizationNotEmptyException")
     if any(
         t.in_force_at(call.now) or t.status == "REQUESTED"
         for kind in ("inbound", "outbound")
@@ -45,11 +44,7 @@ def delete_organization(call: Call) -> dict[str, Any]:
             "The organization takes part in a billing transfer.",
             reason="ACTIVE_RESPONSIBILITY_TRANSFER_PROCESS",
         )
-    state.leave(state.management_account(org))
-    for ou_id in [ou.id for ou in state.ous.values() if ou.org_id == org.id]:
-        del state.ous[ou_id]
-    del state.roots[org.root_id]
-    del state.orgs[org.id]
+    state.delete_org(org)
     return {}
 
 
@@ -129,28 +124,38 @@ def list_accounts(call: Call) -> dict[str, Any]:
     return paging.with_token({"Accounts": items}, token)
 
 
-def _member(call: Call, org: Organization, account_id: str) -> Any:
+def member_of(call: Call, org: Organization, account_id: str) -> Account:
     account = call.state.accounts.get(account_id)
     if account is None or account.org_id != org.id:
-        raise ApiError("AccountNotFoundException", "We can't find an account with the AccountId that you specified.")
+        raise model_error("AccountNotFoundException")
     return account
+
+
+def _refuse_delegated_admin(org: Organization, account: Account) -> None:
+    if account.id in org.delegated_admins:
+        raise ApiError(
+            "ConstraintViolationException",
+            "The account is a delegated administrator; deregister it first.",
+            reason="CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG",
+        )
 
 
 @operation("DescribeAccount")
 def describe_account(call: Call) -> dict[str, Any]:
     org = call.managed_org()
-    return {"Account": call.state.account_to_api(_member(call, org, call.params["AccountId"]))}
+    return {"Account": call.state.account_to_api(member_of(call, org, call.params["AccountId"]))}
 
 
 @operation("RemoveAccountFromOrganization")
 def remove_account_from_organization(call: Call) -> dict[str, Any]:
     org = call.managed_org()
-    account = _member(call, org, call.params["AccountId"])
+    account = member_of(call, org, call.params["AccountId"])
     if account.id == org.management_account_id:
         raise ApiError(
             "MasterCannotLeaveOrganizationException",
             "The management account can't be removed; delete the organization instead.",
         )
+    _refuse_delegated_admin(org, account)
     call.state.leave(account)
     return {}
 
@@ -163,6 +168,7 @@ def leave_organization(call: Call) -> dict[str, Any]:
             "MasterCannotLeaveOrganizationException",
             "The management account can't leave; delete the organization instead.",
         )
+    _refuse_delegated_admin(org, call.caller)
     call.state.leave(call.caller)
     return {}
 
@@ -174,7 +180,7 @@ def _parent(call: Call, org: Organization, parent_id: str, error: str = "ParentN
     state = call.state
     if parent_id == org.root_id or (parent_id in state.ous and state.ous[parent_id].org_id == org.id):
         return parent_id
-    raise ApiError(error, "We can't find a root or OU with the ParentId that you specified.")
+    raise model_error(error)
 
 
 def _depth(call: Call, node: str) -> int:
@@ -191,11 +197,7 @@ def create_organizational_unit(call: Call) -> dict[str, Any]:
     state = call.state
     parent_id = _parent(call, org, call.params["ParentId"])
     name = call.params["Name"]
-    for ou_id in state.index.lists.get(f"children:{parent_id}:ORGANIZATIONAL_UNIT", []):
-        if state.ous[ou_id].name == name:
-            raise ApiError(
-                "DuplicateOrganizationalUnitException", "An OU with the same name already exists in this parent."
-            )
+    _refuse_sibling_name(call, parent_id, name)
     if _depth(call, parent_id) >= OU_MAX_DEPTH:
         raise ApiError(
             "ConstraintViolationException",
@@ -203,21 +205,49 @@ def create_organizational_unit(call: Call) -> dict[str, Any]:
             reason="OU_DEPTH_LIMIT_EXCEEDED",
         )
     ou = state.create_ou(org, parent_id, name)
-    for tag in call.params.get("Tags") or []:
-        state.tags.setdefault(ou.id, {})[tag["Key"]] = tag["Value"]
+    state.tag(ou.id, call.params.get("Tags"))
     return {"OrganizationalUnit": state.ou_to_api(ou)}
+
+
+def _ou(call: Call) -> OrganizationalUnit:
+    org = call.managed_org()
+    ou = call.state.ous.get(call.params["OrganizationalUnitId"])
+    if ou is None or ou.org_id != org.id:
+        raise model_error("OrganizationalUnitNotFoundException")
+    return ou
+
+
+def _refuse_sibling_name(call: Call, parent_id: str, name: str) -> None:
+    state = call.state
+    for ou_id in state.index.lists.get(f"children:{parent_id}:ORGANIZATIONAL_UNIT", []):
+        if state.ous[ou_id].name == name:
+            raise model_error("DuplicateOrganizationalUnitException")
 
 
 @operation("DescribeOrganizationalUnit")
 def describe_organizational_unit(call: Call) -> dict[str, Any]:
-    org = call.managed_org()
-    ou = call.state.ous.get(call.params["OrganizationalUnitId"])
-    if ou is None or ou.org_id != org.id:
-        raise ApiError(
-            "OrganizationalUnitNotFoundException",
-            "We can't find an OU with the OrganizationalUnitId that you specified.",
-        )
+    return {"OrganizationalUnit": call.state.ou_to_api(_ou(call))}
+
+
+@operation("UpdateOrganizationalUnit")
+def update_organizational_unit(call: Call) -> dict[str, Any]:
+    ou = _ou(call)
+    name = call.params.get("Name")
+    if name is not None and name != ou.name:
+        _refuse_sibling_name(call, ou.parent_id, name)
+        ou.name = name
+        call.state.dirty = True
     return {"OrganizationalUnit": call.state.ou_to_api(ou)}
+
+
+@operation("DeleteOrganizationalUnit")
+def delete_organizational_unit(call: Call) -> dict[str, Any]:
+    ou = _ou(call)
+    state = call.state
+    if state.index.count(f"children:{ou.id}:ACCOUNT") or state.index.count(f"children:{ou.id}:ORGANIZATIONAL_UNIT"):
+        raise model_error("OrganizationalUnitNotEmptyException")
+    state.delete_ou(ou)
+    return {}
 
 
 @operation("ListOrganizationalUnitsForParent")
@@ -263,7 +293,7 @@ def list_parents(call: Call) -> dict[str, Any]:
     elif ou is not None and ou.org_id == org.id:
         parent_id = ou.parent_id
     else:
-        raise ApiError("ChildNotFoundException", "We can't find an account or OU with the ChildId that you specified.")
+        raise model_error("ChildNotFoundException")
     if call.params.get("NextToken"):
         paging.decode(call.params["NextToken"], call.operation, "parents")  # a single page: any token is stale
     parent_type = "ORGANIZATIONAL_UNIT" if parent_id.startswith("ou-") else "ROOT"
@@ -274,13 +304,13 @@ def list_parents(call: Call) -> dict[str, Any]:
 def move_account(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     state = call.state
-    account = _member(call, org, call.params["AccountId"])
+    account = member_of(call, org, call.params["AccountId"])
     source = _parent(call, org, call.params["SourceParentId"], "SourceParentNotFoundException")
     destination = _parent(call, org, call.params["DestinationParentId"], "DestinationParentNotFoundException")
     if account.parent_id != source:
-        raise ApiError("SourceParentNotFoundException", "The account is not in the SourceParentId that you specified.")
+        raise model_error("SourceParentNotFoundException")
     if source == destination:
-        raise ApiError("DuplicateAccountException", "The account is already in the destination parent.")
+        raise model_error("DuplicateAccountException")
     state.move(account, destination)
     return {}
 

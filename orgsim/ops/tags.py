@@ -1,4 +1,4 @@
-"""Tags on accounts, roots, OUs, transfers (and policies, once the policy work stores them)."""
+"""Tags on accounts, roots, OUs, transfers, policies (and the resource policy)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def _resource(call: Call) -> str:
         transfer = state.transfers[rid]
         owner = org.id if org.id in (transfer.source_org_id, transfer.target_org_id) else None
     elif rid in state.policies:
-        owner = state.policies[rid].get("org_id", org.id)
+        owner = state.policies[rid].org_id or org.id
+    elif org.resource_policy is not None and rid == org.resource_policy["id"]:
+        owner = org.id
     if owner != org.id:
         raise ApiError("TargetNotFoundException", "We can't find a resource with the ResourceId that you specified.")
     return rid
@@ -65,14 +67,6 @@ def untag_resource(call: Call) -> dict[str, Any]:
 @operation("ListTagsForResource")
 def list_tags_for_resource(call: Call) -> dict[str, Any]:
     rid = _resource(call)
-    tags = sorted(call.state.tags.get(rid, {}).items())
-    # Tags are few (at most 50): page them by key straight from the sorted items.
-    after = None
-    if call.params.get("NextToken"):
-        after = paging.decode(call.params["NextToken"], call.operation, rid).get("a")
-    remaining = [(k, v) for k, v in tags if after is None or k > after]
-    chunk = remaining[: paging.DEFAULT_PAGE]
-    body: dict[str, Any] = {"Tags": [{"Key": k, "Value": v} for k, v in chunk]}
-    if len(remaining) > len(chunk):
-        body["NextToken"] = paging.encode({"o": call.operation, "i": rid, "a": chunk[-1][0]})
-    return body
+    tags = [{"Key": k, "Value": v} for k, v in sorted(call.state.tags.get(rid, {}).items())]
+    items, token = paging.page_list(call, rid, tags)  # at most 50 tags
+    return paging.with_token({"Tags": items}, token)

@@ -20,7 +20,7 @@ from orgsim.model import parse_timestamp
 from orgsim.ops.handshakes import ON_ACCEPT, new_handshake, resolve_target
 from orgsim.ops.organizations import require_all_features
 from orgsim.registry import Call, operation
-from orgsim.state import DAY, Handshake, Organization, State, Transfer
+from orgsim.state import DAY, HANDSHAKE_TO_TRANSFER, Handshake, Organization, State, Transfer
 
 INVITATION_LIFETIME = 15 * DAY  # AWS documents no fixed expiry; orgsim picks INVITE's 15 days
 ACCEPT_LEAD = DAY  # an invitation must be accepted at least 24 hours before the transfer starts
@@ -142,8 +142,7 @@ def invite_organization_to_transfer_responsibility(call: Call) -> dict[str, Any]
         notes=params.get("Notes"),
         target=target,
     )
-    for tag in params.get("Tags") or []:
-        state.tags.setdefault(transfer.id, {})[tag["Key"]] = tag["Value"]
+    state.tag(transfer.id, params.get("Tags"))
     return {"Handshake": handshake.to_api()}
 
 
@@ -204,10 +203,7 @@ def create_transfer(
         handshake_id=handshake.id,
     )
     state.add_transfer(transfer)
-    if handshake_state not in ("OPEN", "REQUESTED"):
-        from orgsim.state import HANDSHAKE_TO_TRANSFER
-
-        transfer.status = HANDSHAKE_TO_TRANSFER[handshake_state]
+    transfer.status = HANDSHAKE_TO_TRANSFER[handshake_state]
     return transfer, handshake
 
 

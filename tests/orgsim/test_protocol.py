@@ -168,16 +168,19 @@ def test_wrong_json_types_are_serialization_errors(sim: Any) -> None:
         assert (status, answer["__type"]) == (400, "SerializationException")
 
 
-def test_operation_without_handler_names_orgsim_and_the_operation(sim: Any) -> None:
+def test_every_operation_of_the_model_has_a_handler() -> None:
     handlers = load_handlers()
-    missing = [name for name in operation_names() if name not in handlers]
-    assert missing, "every operation has a handler"
-    status, answer, _ = raw(sim, T + missing[0], {})
-    if answer.get("__type") == "InvalidInputException":  # required members are checked first, as AWS would
-        return
+    assert [name for name in operation_names() if name not in handlers] == []
+
+
+def test_operation_without_handler_names_orgsim_and_the_operation(sim: Any, monkeypatch: Any) -> None:
+    # A newer botocore may bring an operation orgsim has no handler for yet: take one away to see
+    # that answer (the in-process server shares this registry).
+    monkeypatch.delitem(load_handlers(), "ListRoots")
+    status, answer, _ = raw(sim, T + "ListRoots", {})
     assert status == 501
     assert answer["__type"] == "OrgsimNotImplementedException"
-    assert "orgsim" in answer["Message"] and missing[0] in answer["Message"]
+    assert "orgsim" in answer["Message"] and "ListRoots" in answer["Message"]
 
 
 def test_boto3_without_client_validation_gets_the_servers_reasons(sim: Any, org: Org) -> None:
