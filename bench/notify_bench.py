@@ -61,6 +61,7 @@ def main() -> int:
     setup("notify-bench")
     from django.contrib.auth import get_user_model
     from django.utils import timezone
+    from sync_bench import orgsim_process
 
     from notifications.delivery import deliver_due
     from notifications.models import Delivery, Event
@@ -68,7 +69,6 @@ def main() -> int:
     from notifications.services import channel_add, process_connection
     from orgportal.models import AwsConnection, AwsCredentials, CredentialMode, Grant, Role
     from orgportal.sync import sync_connection
-    from sync_bench import orgsim_process
 
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
     assert receiver.stdout is not None
@@ -89,7 +89,9 @@ def main() -> int:
             channel_add(
                 actor=admin, connection=connection, kind="webhook", name="bench", url=f"http://127.0.0.1:{port}/hook"
             )
-            print(f"orgsim scale: ~{args.handshakes} handshakes for the measured organization, {args.latency_ms:g} ms per call")
+            print(
+                f"orgsim scale: ~{args.handshakes} handshakes for the measured organization, {args.latency_ms:g} ms per call"
+            )
 
             def measured(label: str) -> None:
                 nonlocal ok

@@ -114,6 +114,19 @@ def test_slack_teams_and_a_signed_webhook_each_get_their_own_format_with_a_link_
     assert not channels.verify(secret, timestamp, hook.body + b" ", signature)
     # A replay later than the tolerance is refused by the documented check.
     assert not channels.verify(secret, str(int(timestamp) - 600), hook.body, signature)
+    # The README's receiver example accepts it once and refuses its replay.
+    readme = (ROOT / "README.md").read_text()
+    example = next(block for block in readme.split("```python")[1:] if "def verify(" in block).split("```")[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    headers = {
+        name: hook.headers[name.lower()]
+        for name in ("X-Orgportal-Timestamp", "X-Orgportal-Signature", "X-Orgportal-Delivery")
+    }
+    seen: set[str] = set()
+    assert namespace["verify"](secret, headers, hook.body, seen)
+    assert not namespace["verify"](secret, headers, hook.body, seen)
+    assert not namespace["verify"]("wrong", headers, hook.body, set())
     payload = hook.json
     assert payload["kind"] == "invitation.received" and payload["url"].endswith(link)
     assert payload["delivery"] == hook.headers["x-orgportal-delivery"]
