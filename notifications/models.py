@@ -214,7 +214,8 @@ class Delivery(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries")
+    # SET_NULL: removing a channel keeps the record of what was sent through it.
+    channel = models.ForeignKey(Channel, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
     medium = models.CharField(max_length=16, choices=Medium.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     priority = models.PositiveSmallIntegerField(default=5)
@@ -246,7 +247,7 @@ class Delivery(models.Model):
             return f"{self.channel.get_kind_display()} “{self.channel.name}” ({self.channel.host})"
         if self.recipient_id and self.recipient is not None:
             return f"email to {self.recipient.email}"
-        return self.get_medium_display()
+        return f"{self.get_medium_display()} (a removed channel)"
 
 
 class CalendarFeed(models.Model):

@@ -136,6 +136,10 @@ def channel_delete(*, actor: Account, channel: Channel, request: HttpRequest | N
         resource=f"channel/{channel.pk}",
         params={"kind": channel.kind, "name": channel.name, "host": channel.host},
     )
+    # What still waits for this channel can never be sent: say so instead of retrying it.
+    Delivery.objects.filter(channel=channel, state__in=[Delivery.State.PENDING, Delivery.State.DIGEST]).update(
+        state=Delivery.State.DEAD, last_error="The channel was removed."
+    )
     channel.delete()
 
 

@@ -217,3 +217,32 @@ def test_the_daily_digest_sends_one_email_with_every_held_event(personas: Any) -
     assert Delivery.objects.filter(state="sent").count() == 3
     assert send_digests() == 0
     assert process_connection(personas.connection).events == 0
+
+
+def test_removing_a_channel_keeps_what_was_sent_and_gives_up_what_waits(
+    receiver: Receiver, personas: Any, client: Client
+) -> None:
+    pk = personas.connection.pk
+    personas.login(client, "admin")
+    client.post(
+        reverse("notifications:channel_add", args=[pk]),
+        {f"ch{pk}-kind": "slack", f"ch{pk}-name": "ops", f"ch{pk}-url": receiver.url("/slack")},
+    )
+    channel = Channel.objects.get()
+    client.post(reverse("notifications:channel_test", args=[channel.pk]))
+    waiting = Delivery.objects.create(
+        key="waiting",
+        event=Event.objects.create(key="k", connection=personas.connection, kind=EventKind.TEST, title="t"),
+        connection=personas.connection,
+        channel=channel,
+        medium="slack",
+    )
+    personas.login(client, "operator")
+    assert client.post(reverse("notifications:channel_delete", args=[channel.pk])).status_code == 403
+    personas.login(client, "admin")
+    assert client.post(reverse("notifications:channel_delete", args=[channel.pk])).status_code == 302
+    assert not Channel.objects.exists()
+    assert Delivery.objects.filter(state="sent", channel=None).count() == 1
+    waiting.refresh_from_db()
+    assert waiting.state == "dead" and waiting.last_error == "The channel was removed."
+    assert "a removed channel" in client.get(reverse("notifications:list")).content.decode()
