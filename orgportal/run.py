@@ -123,7 +123,10 @@ def main() -> int:
         password = (
             (VAR / "demo_password").read_text().strip() if (VAR / "demo_password").exists() else "(DEMO_PASSWORD)"
         )
-        print(f"Sign in as demo / {password} (also approver, operator, viewer, auditor). Ctrl-C stops.\n", flush=True)
+        print(f"Sign in as demo / {password} (also approver, operator, viewer, auditor). Ctrl-C stops.")
+        print(
+            f"Notification emails are written to {VAR / 'mail'}/ (set EMAIL_HOST to send them by SMTP).\n", flush=True
+        )
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
         failed = [p for p in procs if p.poll() is not None]

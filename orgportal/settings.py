@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "transfers",
     "handshakes",
     "policies",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +261,29 @@ STALE_AFTER_SECONDS = envint("STALE_AFTER_SECONDS", "900")
 # Failed logins: after this many within the window, the account (and the address) waits.
 LOGIN_LOCKOUT_ATTEMPTS = envint("LOGIN_LOCKOUT_ATTEMPTS", "5")
 LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900")
+
+# Notifications (notifications/). Email goes through SMTP when EMAIL_HOST is set; the embedded
+# default writes each message to a file under var/mail/ for a newcomer to read.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "false")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.filebased.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orgportal <orgportal@localhost>")
+NOTIFY_BASE_URL = os.environ.get("NOTIFY_BASE_URL", "http://127.0.0.1:8000")  # links in messages point here
+NOTIFY_ALLOWED_WEBHOOK_HOSTS = envlist("NOTIFY_ALLOWED_WEBHOOK_HOSTS", "")  # exempt from the SSRF guard
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", "8")
+NOTIFY_RETRY_BASE_SECONDS = envint("NOTIFY_RETRY_BASE_SECONDS", "30")
+NOTIFY_RETRY_MAX_SECONDS = envint("NOTIFY_RETRY_MAX_SECONDS", "3600")
+NOTIFY_CLAIM_TIMEOUT_SECONDS = envint("NOTIFY_CLAIM_TIMEOUT_SECONDS", "300")
+NOTIFY_WEBHOOK_TIMEOUT_SECONDS = envint("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", "10")
+NOTIFY_TICK_SECONDS = envint("NOTIFY_TICK_SECONDS", "60")
+NOTIFY_DIGEST_HOUR = envint("NOTIFY_DIGEST_HOUR", "7")
 
 LOGGING = {
     "version": 1,

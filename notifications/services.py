@@ -1,0 +1,252 @@
+"""Notification actions: the entry points the sync and beat call, and what users do — choose
+their subscriptions, add and remove channels, send a test message, retry a delivery, rotate
+their calendar URL, unsubscribe from a link. Keyword-only, one transaction each, audited.
+
+`process_connection(connection)` is the one entry point after a sync of a connection (change
+rows in, events and deliveries out: see `notifications.outbox`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
+
+from audit.events import record
+from orgportal.models import AwsConnection, Role
+from orgportal.roles import Account, has_role
+
+from . import channels
+from .delivery import UNSUBSCRIBE_SALT, Drained, deliver_now
+from .models import CalendarFeed, Channel, ConnectionSettings, Delivery, Event, EventKind, Subscription
+from .outbox import Outcome, process_connection, remind
+
+__all__ = [
+    "Outcome",
+    "calendar_rotate",
+    "channel_add",
+    "channel_delete",
+    "connection_settings_save",
+    "delivery_retry",
+    "process_connection",
+    "remind",
+    "send_test",
+    "subscription_save",
+    "unsubscribe",
+]
+
+
+def subscription_save(
+    *,
+    actor: Account,
+    connection: AwsConnection,
+    events: list[str],
+    channel_choices: list[str],
+    digest: bool,
+    request: HttpRequest | None = None,
+) -> Subscription:
+    subscription, _ = Subscription.objects.update_or_create(
+        user=actor,
+        connection=connection,
+        defaults={"events": sorted(events), "channels": sorted(channel_choices), "digest": digest},
+    )
+    subscription.updated_at = timezone.now()
+    subscription.save(update_fields=["updated_at"])
+    record(
+        action="notification.subscription",
+        actor=actor,
+        request=request,
+        connection=connection,
+        resource=f"subscription/{subscription.pk}",
+        params={"events": sorted(events), "channels": sorted(channel_choices), "digest": digest},
+    )
+    return subscription
+
+
+@transaction.atomic
+def connection_settings_save(
+    *,
+    actor: Account,
+    connection: AwsConnection,
+    reminder_seconds: list[int],
+    sync_failing_after_seconds: int,
+    request: HttpRequest | None = None,
+) -> ConnectionSettings:
+    config, _ = ConnectionSettings.objects.update_or_create(
+        connection=connection,
+        defaults={
+            "reminder_seconds": sorted(set(reminder_seconds), reverse=True),
+            "sync_failing_after_seconds": sync_failing_after_seconds,
+        },
+    )
+    record(
+        action="notification.settings",
+        actor=actor,
+        request=request,
+        connection=connection,
+        resource=f"connection/{connection.pk}",
+        params={"reminder_seconds": config.reminder_seconds, "sync_failing_after_seconds": sync_failing_after_seconds},
+    )
+    return config
+
+
+def channel_add(
+    *,
+    actor: Account,
+    connection: AwsConnection,
+    kind: str,
+    name: str,
+    url: str,
+    request: HttpRequest | None = None,
+) -> tuple[Channel, str]:
+    """Store a channel (URL encrypted) after the SSRF guard accepted its URL; the channel and,
+    for a signed webhook, its signing secret — shown once, like the URL never again."""
+    _, host, _, _ = channels.check_url(url)
+    secret = secrets.token_urlsafe(32) if kind == Channel.Kind.WEBHOOK else ""
+    with transaction.atomic():
+        channel = Channel(connection=connection, kind=kind, name=name, host=host, created_by=actor)
+        channel.url = url
+        channel.secret = secret
+        channel.save()
+        record(
+            action="notification.channel_add",
+            actor=actor,
+            request=request,
+            connection=connection,
+            resource=f"channel/{channel.pk}",
+            params={"kind": kind, "name": name, "host": host},
+        )
+    return channel, secret
+
+
+@transaction.atomic
+def channel_delete(*, actor: Account, channel: Channel, request: HttpRequest | None = None) -> None:
+    record(
+        action="notification.channel_delete",
+        actor=actor,
+        request=request,
+        connection=channel.connection,
+        resource=f"channel/{channel.pk}",
+        params={"kind": channel.kind, "name": channel.name, "host": channel.host},
+    )
+    # What still waits for this channel can never be sent: say so instead of retrying it.
+    Delivery.objects.filter(channel=channel, state__in=[Delivery.State.PENDING, Delivery.State.DIGEST]).update(
+        state=Delivery.State.DEAD, last_error="The channel was removed."
+    )
+    channel.delete()
+
+
+def send_test(
+    *, actor: Account, connection: AwsConnection, channel: Channel | None, request: HttpRequest | None = None
+) -> Delivery:
+    """A test message now: to `channel`, or (None) to the actor's own email. The delivery row
+    says how it went (sent, or waiting with the receiver's answer)."""
+    where = channel.name if channel else actor.email
+    with transaction.atomic():
+        event = Event.objects.create(
+            key=f"test:{uuid.uuid4().hex}",
+            connection=connection,
+            kind=EventKind.TEST,
+            priority=0,
+            title=f"Test message for {connection.name}",
+            body=f"{actor.get_username()} sent this test from orgportal to check that {where} receives notifications.",
+            path=reverse("notifications:list"),
+            resource=f"connection/{connection.pk}",
+            data={"test": True},
+        )
+        delivery = Delivery.objects.create(
+            key=f"{event.pk}:{'channel:' + str(channel.pk) if channel else 'email:' + str(actor.pk)}",
+            event=event,
+            connection=connection,
+            recipient=None if channel else actor,
+            channel=channel,
+            medium=channel.kind if channel else Delivery.Medium.EMAIL,
+            priority=0,
+        )
+        record(
+            action="notification.test",
+            actor=actor,
+            request=request,
+            connection=connection,
+            resource=f"notification/{delivery.pk}",
+            params={"to": where, "medium": delivery.medium},
+        )
+    deliver_now([delivery.pk])
+    delivery.refresh_from_db()
+    return delivery
+
+
+def delivery_retry(*, actor: Account, delivery: Delivery, request: HttpRequest | None = None) -> Drained:
+    """An admin sends a waiting or dead delivery again now."""
+    if not has_role(actor, delivery.connection, Role.ADMIN):
+        raise PermissionDenied("Only admins of the connection may retry a delivery.")
+    with transaction.atomic():
+        requeued = Delivery.objects.filter(
+            pk=delivery.pk, state__in=[Delivery.State.DEAD, Delivery.State.PENDING]
+        ).update(state=Delivery.State.PENDING, next_attempt_at=timezone.now())
+        record(
+            action="notification.retry",
+            actor=actor,
+            request=request,
+            connection=delivery.connection,
+            resource=f"notification/{delivery.pk}",
+            params={"state": delivery.state, "attempts": delivery.attempts},
+            outcome="ok" if requeued else "denied",
+            error="" if requeued else f"The delivery is {delivery.state}.",
+        )
+    return deliver_now([delivery.pk]) if requeued else Drained()
+
+
+@transaction.atomic
+def calendar_rotate(*, actor: Account, request: HttpRequest | None = None) -> str:
+    """A new secret calendar token for `actor` (the old URL stops working); the token."""
+    token = secrets.token_urlsafe(32)
+    CalendarFeed.objects.update_or_create(
+        user=actor, defaults={"token_digest": CalendarFeed.digest(token), "created_at": timezone.now()}
+    )
+    record(action="notification.calendar_rotate", actor=actor, request=request, resource=f"calendar/{actor.pk}")
+    return token
+
+
+def unsubscribe(*, token: str, request: HttpRequest | None = None) -> tuple[Any, AwsConnection] | None:
+    """Stop the emails of one user on one connection, from a signed link; None for a bad link."""
+    from django.contrib.auth import get_user_model
+
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+        user = get_user_model().objects.get(pk=data["u"])
+        connection = AwsConnection.objects.get(pk=data["c"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError, LookupError):
+        return None
+    except (AwsConnection.DoesNotExist, get_user_model().DoesNotExist):
+        return None
+    from .selectors import subscription_for
+
+    current = subscription_for(user, connection)
+    with transaction.atomic():
+        Subscription.objects.update_or_create(
+            user=user,
+            connection=connection,
+            defaults={
+                "events": sorted(current.events),
+                "channels": sorted(set(current.channels) - {"email"}),
+                "digest": current.digest,
+                "updated_at": timezone.now(),
+            },
+        )
+        record(
+            action="notification.unsubscribe",
+            actor=user,
+            request=request,
+            connection=connection,
+            resource=f"subscription/{user.pk}",
+            params={"channel": "email"},
+        )
+    return user, connection

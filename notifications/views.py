@@ -1,0 +1,233 @@
+"""Notification pages: what was sent to me (and, for admins, on their connections), my
+subscriptions, the channels and reminder settings of the connections I administer, my calendar
+URL; the calendar feed itself and the unsubscribe link, which work without signing in.
+
+Thin views: parse, authorize through the "for this user" lookups (another connection's object is
+a 404, a missing role a 403), call a service, render. Every POST is CSRF-checked except the
+signed one-click unsubscribe (RFC 8058: mail clients post it without our cookie; the signature
+is the authorization).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from orgportal.models import AwsConnection, Role
+from orgportal.roles import Account, connections_for, get_connection_for_user, request_user, roles_on
+
+from . import ics, selectors, services
+from .delivery import absolute
+from .forms import ChannelForm, ConnectionSettingsForm, SubscriptionForm
+from .models import Channel, Delivery
+from .outbox import settings_for
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    deliveries = list(selectors.deliveries_for(user)[: selectors.SHOWN])
+    admin_of = set(selectors.admin_connection_ids(user))
+    return render(request, "notifications/list.html", {"deliveries": deliveries, "admin_of": admin_of})
+
+
+def _connection_forms(user: Account, connection: AwsConnection, data: Any = None) -> dict[str, Any]:
+    channel_rows = list(Channel.objects.filter(connection=connection))
+    chosen = selectors.subscription_for(user, connection)
+    roles = roles_on(user, connection)
+    config = settings_for(connection)
+    return {
+        "connection": connection,
+        "is_admin": Role.ADMIN in roles,
+        "is_default": chosen.is_default,
+        "channels": channel_rows,
+        "subscription_form": SubscriptionForm(
+            data,
+            prefix=f"s{connection.pk}",
+            channel_rows=channel_rows,
+            initial={"events": sorted(chosen.events), "channels": sorted(chosen.channels), "digest": chosen.digest},
+        ),
+        "channel_form": ChannelForm(prefix=f"ch{connection.pk}"),
+        "settings_form": ConnectionSettingsForm(
+            prefix=f"r{connection.pk}",
+            initial={
+                "reminders": ", ".join(str(int(t.total_seconds() // 3600)) for t in config.thresholds()),
+                "sync_failing_after": config.sync_failing_after_seconds // 60,
+            },
+        ),
+    }
+
+
+def _settings_page(request: HttpRequest, replace: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
+    """The settings page; `replace` swaps in one connection's bound (invalid) form."""
+    user = request_user(request)
+    sections = []
+    for connection in connections_for(user):
+        section = _connection_forms(user, connection)
+        if replace and replace.get("connection") == connection.pk:
+            section.update(replace["forms"])
+        sections.append(section)
+    return render(request, "notifications/settings.html", {"sections": sections}, status=status)
+
+
+@login_required
+@require_GET
+def notification_settings(request: HttpRequest) -> HttpResponse:
+    return _settings_page(request)
+
+
+@login_required
+@require_POST
+def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    connection = get_connection_for_user(user, pk, Role.VIEWER)
+    channel_rows = list(Channel.objects.filter(connection=connection))
+    form = SubscriptionForm(request.POST, prefix=f"s{connection.pk}", channel_rows=channel_rows)
+    if not form.is_valid():
+        return _settings_page(request, {"connection": pk, "forms": {"subscription_form": form}}, status=422)
+    services.subscription_save(
+        actor=user,
+        connection=connection,
+        events=form.cleaned_data["events"],
+        channel_choices=form.cleaned_data["channels"],
+        digest=form.cleaned_data["digest"],
+        request=request,
+    )
+    messages.success(request, f"Saved your notifications for {connection.name}.")
+    return redirect("notifications:settings")
+
+
+@login_required
+@require_POST
+def connection_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    connection = get_connection_for_user(user, pk, Role.ADMIN)
+    form = ConnectionSettingsForm(request.POST, prefix=f"r{connection.pk}")
+    if not form.is_valid():
+        return _settings_page(request, {"connection": pk, "forms": {"settings_form": form}}, status=422)
+    services.connection_settings_save(
+        actor=user,
+        connection=connection,
+        reminder_seconds=form.cleaned_data["reminders"],
+        sync_failing_after_seconds=form.cleaned_data["sync_failing_after"] * 60,
+        request=request,
+    )
+    messages.success(request, f"Saved the reminders of {connection.name}.")
+    return redirect("notifications:settings")
+
+
+@login_required
+@require_POST
+def channel_add(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    connection = get_connection_for_user(user, pk, Role.ADMIN)
+    form = ChannelForm(request.POST, prefix=f"ch{connection.pk}")
+    if not form.is_valid():
+        return _settings_page(request, {"connection": pk, "forms": {"channel_form": form}}, status=422)
+    channel, secret = services.channel_add(
+        actor=user,
+        connection=connection,
+        kind=form.cleaned_data["kind"],
+        name=form.cleaned_data["name"],
+        url=form.cleaned_data["url"],
+        request=request,
+    )
+    # Shown on this answer only (not stored in a flash message): the signing secret, once.
+    return render(request, "notifications/secret_once.html", {"channel": channel, "secret": secret})
+
+
+@login_required
+@require_POST
+def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    channel = selectors.get_channel_for_user(user, pk, Role.ADMIN)
+    services.channel_delete(actor=user, channel=channel, request=request)
+    messages.success(request, f"Removed {channel.name}.")
+    return redirect("notifications:settings")
+
+
+def _tested(request: HttpRequest, delivery: Delivery) -> HttpResponse:
+    if delivery.state == Delivery.State.SENT:
+        messages.success(request, f"Test message sent ({delivery.where}).")
+    else:
+        messages.error(request, f"The test message did not get through ({delivery.where}): {delivery.last_error}")
+    return redirect("notifications:settings")
+
+
+@login_required
+@require_POST
+def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    channel = selectors.get_channel_for_user(user, pk, Role.ADMIN)
+    return _tested(
+        request, services.send_test(actor=user, connection=channel.connection, channel=channel, request=request)
+    )
+
+
+@login_required
+@require_POST
+def email_test(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    connection = get_connection_for_user(user, pk, Role.VIEWER)
+    if not user.email:
+        messages.error(request, "Your account has no email address; ask an administrator to add one.")
+        return redirect("notifications:settings")
+    return _tested(request, services.send_test(actor=user, connection=connection, channel=None, request=request))
+
+
+@login_required
+@require_POST
+def delivery_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    delivery = selectors.get_delivery_for_user(user, pk, Role.ADMIN)
+    outcome = services.delivery_retry(actor=user, delivery=delivery, request=request)
+    delivery.refresh_from_db()
+    if outcome.sent:
+        messages.success(request, f"Sent again ({delivery.where}).")
+    elif outcome.attempted:
+        messages.error(request, f"Tried again; it did not get through: {delivery.last_error}")
+    else:
+        messages.info(request, f"Nothing to retry: the notification is {delivery.get_state_display().lower()}.")
+    return redirect("notifications:list")
+
+
+@login_required
+@require_POST
+def calendar_rotate(request: HttpRequest) -> HttpResponse:
+    token = services.calendar_rotate(actor=request_user(request), request=request)
+    url = absolute(reverse("notifications:calendar_feed", args=[token]))
+    return render(request, "notifications/secret_once.html", {"calendar_url": url})
+
+
+@require_GET
+def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
+    user = selectors.feed_user(token)
+    if user is None:
+        raise Http404("No such calendar")
+    body = ics.feed(selectors.calendar_entries(user), name=f"orgportal ({user.get_username()})")
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    if request.method == "GET":
+        # A link scanner following the link must not unsubscribe anyone: GET only asks.
+        return render(request, "notifications/unsubscribe.html", {"token": token, "done": None})
+    result = services.unsubscribe(token=token, request=request)
+    if result is None:
+        return render(
+            request, "notifications/unsubscribe.html", {"token": token, "done": None, "bad": True}, status=400
+        )
+    _, connection = result
+    return render(request, "notifications/unsubscribe.html", {"done": connection})
