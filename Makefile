@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	DEBUG=true $(BIN)/mypy orgportal transfers handshakes policies audit orgsim
+	DEBUG=true $(BIN)/mypy orgportal transfers handshakes policies audit orgsim notifications
 
 bench: $(STAMP)
 	$(BIN)/python bench/orgsim_bench.py
@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pages_bench.py
 	$(BIN)/python bench/export_bench.py
 	$(BIN)/python bench/accept_bench.py
+	$(BIN)/python bench/notify_bench.py
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

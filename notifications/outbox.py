@@ -35,12 +35,12 @@ from django.utils import timezone
 
 from handshakes.models import OPEN_STATES, Handshake, HandshakeChange
 from handshakes.models import Direction as HandshakeDirection
-from handshakes.selectors import ACCEPT_BEFORE_START, TRANSFER_ACTION, deadline_of
+from handshakes.selectors import TRANSFER_ACTION, deadline_of
 from orgportal.history import ObservedChange
 from orgportal.models import AwsConnection, Grant, Role, SyncRun
 from orgportal.roles import IMPLIES
 from policies.models import EffectivePolicy
-from transfers.models import ResponsibilityTransfer, TransferChange
+from transfers.models import ACCEPT_BEFORE_START, ResponsibilityTransfer, TransferChange
 
 from .models import (
     ROLE_DEFAULTS,

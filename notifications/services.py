@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from audit.events import record
 from orgportal.models import AwsConnection, Role
-from orgportal.roles import Account, has_role
+from orgportal.roles import SignedInUser, has_role
 
 from . import channels
 from .delivery import UNSUBSCRIBE_SALT, Drained, deliver_now
@@ -45,7 +45,7 @@ __all__ = [
 
 def subscription_save(
     *,
-    actor: Account,
+    actor: SignedInUser,
     connection: AwsConnection,
     events: list[str],
     channel_choices: list[str],
@@ -73,7 +73,7 @@ def subscription_save(
 @transaction.atomic
 def connection_settings_save(
     *,
-    actor: Account,
+    actor: SignedInUser,
     connection: AwsConnection,
     reminder_seconds: list[int],
     sync_failing_after_seconds: int,
@@ -99,7 +99,7 @@ def connection_settings_save(
 
 def channel_add(
     *,
-    actor: Account,
+    actor: SignedInUser,
     connection: AwsConnection,
     kind: str,
     name: str,
@@ -127,7 +127,7 @@ def channel_add(
 
 
 @transaction.atomic
-def channel_delete(*, actor: Account, channel: Channel, request: HttpRequest | None = None) -> None:
+def channel_delete(*, actor: SignedInUser, channel: Channel, request: HttpRequest | None = None) -> None:
     record(
         action="notification.channel_delete",
         actor=actor,
@@ -144,7 +144,7 @@ def channel_delete(*, actor: Account, channel: Channel, request: HttpRequest | N
 
 
 def send_test(
-    *, actor: Account, connection: AwsConnection, channel: Channel | None, request: HttpRequest | None = None
+    *, actor: SignedInUser, connection: AwsConnection, channel: Channel | None, request: HttpRequest | None = None
 ) -> Delivery:
     """A test message now: to `channel`, or (None) to the actor's own email. The delivery row
     says how it went (sent, or waiting with the receiver's answer)."""
@@ -183,7 +183,7 @@ def send_test(
     return delivery
 
 
-def delivery_retry(*, actor: Account, delivery: Delivery, request: HttpRequest | None = None) -> Drained:
+def delivery_retry(*, actor: SignedInUser, delivery: Delivery, request: HttpRequest | None = None) -> Drained:
     """An admin sends a waiting or dead delivery again now."""
     if not has_role(actor, delivery.connection, Role.ADMIN):
         raise PermissionDenied("Only admins of the connection may retry a delivery.")
@@ -205,7 +205,7 @@ def delivery_retry(*, actor: Account, delivery: Delivery, request: HttpRequest |
 
 
 @transaction.atomic
-def calendar_rotate(*, actor: Account, request: HttpRequest | None = None) -> str:
+def calendar_rotate(*, actor: SignedInUser, request: HttpRequest | None = None) -> str:
     """A new secret calendar token for `actor` (the old URL stops working); the token."""
     token = secrets.token_urlsafe(32)
     CalendarFeed.objects.update_or_create(

@@ -21,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from orgportal.models import AwsConnection, Role
-from orgportal.roles import Account, connections_for, get_connection_for_user, request_user, roles_on
+from orgportal.roles import SignedInUser, connections_for, get_connection_for_user, request_user, roles_on
 
 from . import ics, selectors, services
 from .delivery import absolute
@@ -39,7 +39,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     return render(request, "notifications/list.html", {"deliveries": deliveries, "admin_of": admin_of})
 
 
-def _connection_forms(user: Account, connection: AwsConnection, data: Any = None) -> dict[str, Any]:
+def _connection_forms(user: SignedInUser, connection: AwsConnection, data: Any = None) -> dict[str, Any]:
     channel_rows = list(Channel.objects.filter(connection=connection))
     chosen = selectors.subscription_for(user, connection)
     roles = roles_on(user, connection)
