@@ -218,7 +218,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Celery. Without REDIS_URL the broker is kombu's filesystem transport: no server to run.
+# Celery. Without REDIS_URL the broker is kombu's filesystem transport (no server to run) with
+# atomic writes (orgportal/broker.py): kombu's own lets a worker read a message still being written.
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
@@ -227,6 +228,7 @@ else:
     for _sub in ("out", "processed", "control"):
         (CELERY_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://localhost//"  # a host named: kombu warns without one
+    CELERY_BROKER_TRANSPORT = "orgportal.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "out"),
         "data_folder_out": str(CELERY_BROKER_DIR / "out"),
