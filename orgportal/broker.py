@@ -56,14 +56,15 @@ def write_atomically(folder: Path, name: str, data: bytes) -> None:
 class Channel(filesystem.Channel):
     """Atomic message and exchange-table writes; a torn file is set aside, not fatal."""
 
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # kombu's two base classes name the second argument differently; it is passed by position.
+    def _put(self, queue: Any, message: Any, **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         try:
-            write_atomically(Path(self.data_folder_out), name, str_to_bytes(dumps(payload)))
+            write_atomically(Path(self.data_folder_out), name, str_to_bytes(dumps(message)))
         except OSError as exc:
             raise ChannelError(f"Cannot add message {name!r} to {self.data_folder_out!r}") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: Any, timeout: Any = None) -> Any:
         wanted = f"{queue}.msg"
         inbox = Path(self.data_folder_in)
         taken_folder = Path(self.processed_folder)

@@ -169,11 +169,11 @@ def main() -> int:
         subprocess.run([python, "manage.py", *args], cwd=ROOT, env=env, check=True)  # noqa: S603
 
     def stop() -> None:
-        # Each leader shuts its own children down (Celery's warm shutdown, gunicorn's graceful
-        # stop); whatever is left of a group after 10 s is killed.
+        # Last started, first stopped, one after the other: the worker finishes its sync while
+        # orgsim still answers. Each leader shuts its own children down (Celery's warm shutdown,
+        # gunicorn's graceful stop); whatever is left of a group after 10 s is killed.
         for item in reversed(services):
             item.stop()
-        for item in services:
             item.wait(10)
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
