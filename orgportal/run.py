@@ -53,6 +53,7 @@ def _secret_key_file(var: Path = VAR) -> Path:
 
 
 def _environment() -> dict[str, str]:
+    VAR.mkdir(parents=True, exist_ok=True)  # orgsim writes its state there before Django runs
     env = dict(os.environ)
     env.setdefault("SECRET_KEY_FILE", str(_secret_key_file()))
     # The demo's connections are the superuser's to choose: the server's own credentials may be
