@@ -58,8 +58,19 @@ def _lockout_reason(username: str, ip: str) -> str:
 
 
 def _safe_next(request: HttpRequest) -> str:
+    """Where to go after signing in: a path on this site, or the inbox.
+
+    Only an absolute path is followed: Django's `redirect()` takes a value without a slash for a
+    URL name (`?next=foo` was a NoReverseMatch, a 500), and a full URL is never needed here.
+    """
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
         return target
     return resolve_url(settings.LOGIN_REDIRECT_URL)
 
@@ -69,7 +80,7 @@ def _safe_next(request: HttpRequest) -> str:
 @never_cache
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method != "POST":
-        return redirect(_safe_next(request))
+        return HttpResponseRedirect(_safe_next(request))
     form = AuthenticationForm(request, data=request.POST if request.method == "POST" else None)
     status = 200
     locked = ""
