@@ -309,3 +309,20 @@ def test_hostile_values_in_the_login_form_and_next_are_not_500(demo: Any) -> Non
     signed_in.force_login(demo.root)
     response = signed_in.get("/accounts/login/?next=foo")
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_a_name_that_is_not_utf8_is_refused_never_sent_changed(demo: Any, orgsim_demo: Any) -> None:
+    """Django would decode %FF as U+FFFD and the rename would reach AWS with a name nobody typed."""
+    transfer = ResponsibilityTransfer.objects.filter(connection=demo.connections[0], status="ACCEPTED").first()
+    assert transfer is not None
+    orgsim_demo.reset_calls()
+    url = f"/transfers/{transfer.pk}/rename/"
+    form = demo.client.post(
+        url, data=b"name=Q3%FFbilling&confirmed=on", content_type="application/x-www-form-urlencoded"
+    )
+    assert form.status_code == 400 and "not valid UTF-8" in form.content.decode()
+    multipart = demo.client.post(url, {"name": "Q3\ufffdbilling", "confirmed": "on"})  # what Django made of it
+    assert multipart.status_code == 400
+    transfer.refresh_from_db()
+    assert "\ufffd" not in transfer.name
+    assert orgsim_demo.calls()["total"] == 0
