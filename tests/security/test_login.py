@@ -134,7 +134,9 @@ def test_a_successful_sign_in_clears_that_users_failures(client, personas):
     assert sign_in(Client(), "april", PASSWORD).status_code == 302
 
 
-@override_settings(**THROTTLE)
+# A fast hasher: the flood is about the trail, not about PBKDF2's cost (the personas' PBKDF2
+# hashes are then never accepted, which no attempt here needs).
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"], **THROTTLE)
 def test_200_anonymous_posts_write_a_handful_of_audit_rows(personas):
     for n in range(100):
         sign_in(Client(), "april", f"guess-{n}", ip="203.0.113.66")  # one name, hammered
@@ -144,8 +146,10 @@ def test_200_anonymous_posts_write_a_handful_of_audit_rows(personas):
     assert rows.count() <= 8, list(rows.values_list("action", "params"))
     # Nothing is lost: the summaries written when the bursts end count every attempt.
     time_passes(901)
-    sign_in(Client(), "victor", PASSWORD, ip="192.0.2.1")
-    counted = AuditEvent.objects.filter(action__in=["login_failed", "login_failed_burst", "login_locked"])
+    sign_in(Client(), "victor", "anything", ip="192.0.2.1")  # the next attempt, from anyone, writes them
+    counted = AuditEvent.objects.filter(action__in=["login_failed", "login_failed_burst", "login_locked"]).exclude(
+        params__username="victor"
+    )
     total = sum(
         1 if event.action == "login_failed" else event.params["failures"] + event.params["refused"]
         for event in counted
