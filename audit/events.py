@@ -87,11 +87,13 @@ def _json_ready(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def client_ip(request: HttpRequest) -> str:
     address = request.META.get("REMOTE_ADDR", "")
-    if settings.SECURE_PROXY_SSL_HEADER:
-        # Behind our own proxy the client is the last address it appended, not REMOTE_ADDR.
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            address = forwarded.split(",")[-1].strip()
+    proxies = getattr(settings, "TRUSTED_PROXIES", 0)
+    if proxies:
+        # Behind N proxies of ours, each appended the address it saw: the client is the N-th
+        # from the right. Hops further left were written by the client and prove nothing.
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if hops:
+            address = hops[-proxies] if len(hops) >= proxies else hops[0]
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:

@@ -234,3 +234,39 @@ class Account(CachedAwsObject):
 
     def __str__(self) -> str:
         return f"{self.name or self.account_id} ({self.account_id})"
+
+
+class LoginThrottle(models.Model):
+    """The current burst of failed sign-ins of one (username, address) — or of one address, across
+    usernames (`scope` "ip", `username` empty) — for the login throttle (`orgportal/auth.py`).
+
+    Kept in the database, beside the trail rather than in it: every failure updates a counter here,
+    so the append-only trail receives one row per burst instead of one per POST, and every web
+    process (SQLite or PostgreSQL) sees the same counts.
+    """
+
+    class Scope(models.TextChoices):
+        USER = "user", "username and address"
+        IP = "ip", "address"
+
+    scope = models.CharField(max_length=4, choices=Scope.choices)
+    username = models.CharField(max_length=150, blank=True)  # normalized as authentication does
+    ip = models.CharField(max_length=45, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField(default=timezone.now)
+    last_at = models.DateTimeField(default=timezone.now)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # Whether this burst's first failure and its lock have their own audit rows; what is not yet in
+    # the trail waits here for the burst's summary row.
+    first_audited = models.BooleanField(default=False)
+    lock_audited = models.BooleanField(default=False)
+    audit_rows = models.PositiveIntegerField(default=0)  # rows of first failures under this address
+    unreported_failures = models.PositiveIntegerField(default=0)
+    unreported_refused = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "username", "ip"], name="unique_login_throttle")]
+        indexes = [models.Index(fields=["last_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed sign-ins of {self.username or '*'} from {self.ip or '?'}"

@@ -208,8 +208,7 @@ def main() -> int:
         )
         print(f"Sign in as demo / {password} (also approver, operator, viewer, auditor). Ctrl-C stops.")
         print(
-            f"Notification emails are written to {VAR / 'mail'}/ (set EMAIL_HOST to send them by SMTP).
-", flush=True
+            f"Notification emails are written to {VAR / 'mail'}/ (set EMAIL_HOST to send them by SMTP).\n", flush=True
         )
         while all(item.supervise(time.monotonic()) for item in services):
             time.sleep(0.5)

@@ -118,6 +118,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After auth (the 400 page shows the nav), before anything reads a parameter.
+    "orgportal.middleware.InputSanityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -262,9 +264,23 @@ if AWS_RETRY_MODE not in {"standard", "adaptive", "legacy"}:
 SYNC_INTERVAL_SECONDS = envint("SYNC_INTERVAL_SECONDS", "300")
 STALE_AFTER_SECONDS = envint("STALE_AFTER_SECONDS", "900")
 
-# Failed logins: after this many within the window, the account (and the address) waits.
-LOGIN_LOCKOUT_ATTEMPTS = envint("LOGIN_LOCKOUT_ATTEMPTS", "5")
-LOGIN_LOCKOUT_SECONDS = envint("LOGIN_LOCKOUT_SECONDS", "900")
+# Login throttle (orgportal/auth.py). After LOGIN_FREE_ATTEMPTS failures of one username from
+# one address, that pair waits LOGIN_DELAY_SECONDS * 2^k before its next try (k = failures past
+# the free ones), at most LOGIN_MAX_DELAY_SECONDS; the same user from another address is not
+# held. One address across every username waits only past LOGIN_IP_ATTEMPTS failures (a ceiling
+# high enough that a NAT is not held by one user mistyping). A burst ends after
+# LOGIN_BURST_SECONDS without failures. The trail gets at most LOGIN_AUDIT_ROWS_PER_IP rows of
+# first failures per address and burst; the rest are counted into one summary row.
+LOGIN_FREE_ATTEMPTS = envint("LOGIN_FREE_ATTEMPTS", "5")
+LOGIN_DELAY_SECONDS = envint("LOGIN_DELAY_SECONDS", "2")
+LOGIN_MAX_DELAY_SECONDS = envint("LOGIN_MAX_DELAY_SECONDS", "900")
+LOGIN_IP_ATTEMPTS = envint("LOGIN_IP_ATTEMPTS", "100")
+LOGIN_BURST_SECONDS = envint("LOGIN_BURST_SECONDS", "900")
+LOGIN_AUDIT_ROWS_PER_IP = envint("LOGIN_AUDIT_ROWS_PER_IP", "3")
+# How many proxies of ours append to X-Forwarded-For: the client is the address the outermost one
+# saw, that many hops from the right (anything further left is the client's to write). 0 ignores
+# the header. Defaults to 1 with BEHIND_PROXY.
+TRUSTED_PROXIES = envint("TRUSTED_PROXIES", "1" if envbool("BEHIND_PROXY", "false") else "0")
 
 # Notifications (notifications/). Email goes through SMTP when EMAIL_HOST is set; the embedded
 # default writes each message to a file under var/mail/ for a newcomer to read.
