@@ -3,7 +3,7 @@ organizational units, accounts and where they sit, policies with their content a
 effective policies, and the accounts whose effective policy AWS reports as invalid.
 
 Pages read these rows only; `policies/sync.py` fills them and `policies/services.py` applies the
-answers of the portal's own actions.
+answers of the portal's own actions; a policy keeps its history (`PolicyChange`) like a transfer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from orgportal.history import CachedAwsObject
+from orgportal.history import CachedAwsObject, ObservedChange
 
 
 class Root(CachedAwsObject):
@@ -95,6 +95,16 @@ class Policy(CachedAwsObject):
     def pretty_content(self) -> str:
         """The JSON content indented for reading; raw text when it is not JSON."""
         return pretty_json(self.content)
+
+
+class PolicyChange(ObservedChange):
+    """A policy's history: what the sync saw change in AWS, and what the portal's own actions
+    (create, update, delete) changed, like a transfer's or a handshake's."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="changes")
+
+    class Meta(ObservedChange.Meta):
+        indexes = [models.Index(fields=["policy", "observed_at"]), models.Index(fields=["observed_at", "id"])]
 
 
 class PolicyAttachment(CachedAwsObject):

@@ -140,7 +140,7 @@ def test_admin_enables_inspector_creates_attaches_and_reads_the_effective_policy
     assert "Amazon Inspector" in confirm.content.decode()
     done = admin.post(
         reverse("policy_type_enable", args=[connection.pk]),
-        {"root_id": root, "policy_type": "INSPECTOR_POLICY", "confirm": "on"},
+        {"root_id": root, "policy_type": "INSPECTOR_POLICY", "confirm": "on", "confirmed": "on"},
     )
     assert done.status_code == 302
     assert Root.objects.get(root_id=root).policy_type_status("INSPECTOR_POLICY") == "ENABLED"
@@ -153,9 +153,11 @@ def test_admin_enables_inspector_creates_attaches_and_reads_the_effective_policy
             "description": "Scan EC2",
             "type": "INSPECTOR_POLICY",
             "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
         },
     )
     assert created.status_code == 302
+    assert created["Location"].endswith("/") and "/policies/p-" in created["Location"]
     policy = Policy.objects.get(connection=connection, name="Inspector EC2")
     assert (
         sim_org.client.describe_policy(PolicyId=policy.policy_id)["Policy"]["PolicySummary"]["Name"] == "Inspector EC2"
@@ -163,7 +165,7 @@ def test_admin_enables_inspector_creates_attaches_and_reads_the_effective_policy
 
     attached = admin.post(
         reverse("policy_attach", args=[connection.pk]),
-        {"policy_id": policy.policy_id, "target_id": member, "confirm": "1"},
+        {"policy_id": policy.policy_id, "target_id": member, "confirmed": "on"},
     )
     assert attached.status_code == 302
     assert PolicyAttachment.objects.filter(policy=policy, target_id=member, vanished_at__isnull=True).exists()
@@ -204,13 +206,14 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
             "name": "Inspector everywhere",
             "description": "All regions",
             "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
         },
     )
     assert updated.status_code == 302
     assert Policy.objects.get(policy_id=policy_id).name == "Inspector everywhere"
 
     refused = admin.post(
-        reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirm": "1"}, follow=True
+        reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirmed": "on"}, follow=True
     )
     assert "still attached somewhere" in refused.content.decode()
     assert "PolicyInUseException" in refused.content.decode()
@@ -218,7 +221,7 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
 
     detached = admin.post(
         reverse("policy_detach", args=[connection.pk]),
-        {"policy_id": policy_id, "target_id": root, "confirm": "1"},
+        {"policy_id": policy_id, "target_id": root, "confirmed": "on"},
         follow=True,
     )
     assert "is detached from" in detached.content.decode()
@@ -226,7 +229,7 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
     targets = admin.get(reverse("target_policies", args=[connection.pk, root]))
     assert "Inspector everywhere" not in targets.content.decode()
 
-    admin.post(reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirm": "1"})
+    admin.post(reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirmed": "on"})
     assert Policy.objects.get(policy_id=policy_id).vanished_at is not None
     assert sim_org.client.list_policies(Filter="INSPECTOR_POLICY")["Policies"] == []
 
@@ -264,7 +267,7 @@ def test_aws_errors_read_in_plain_words_with_the_code(
     synced(connection)
     response = admin.post(
         reverse("policy_attach", args=[connection.pk]),
-        {"policy_id": policy_id, "target_id": root_id(sim_org), "confirm": "1"},
+        {"policy_id": policy_id, "target_id": root_id(sim_org), "confirmed": "on"},
         follow=True,
     )
     html = response.content.decode()
@@ -279,13 +282,17 @@ def test_create_organization_for_a_standalone_account(orgsim: Any, make_connecti
     client.force_login(user)
     page = client.get(reverse("organization", args=[standalone.pk]))
     assert "Create the organization" in page.content.decode()
-    response = client.post(reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL"})
+    response = client.post(
+        reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL", "confirmed": "on"}
+    )
     assert response.status_code == 302
     standalone.refresh_from_db()
     assert standalone.organization_id.startswith("o-") and standalone.feature_set == "ALL"
     assert standalone.management_account_id == "444444444444"
     assert Root.objects.filter(connection=standalone).count() == 1
-    again = client.post(reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL"}, follow=True)
+    again = client.post(
+        reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL", "confirmed": "on"}, follow=True
+    )
     assert "already has an organization" in again.content.decode()
 
 
@@ -295,7 +302,7 @@ def test_viewer_can_read_but_not_change_policies(sim_org: SimOrg, connection: Aw
     assert viewer.get(reverse("policy_list", args=[connection.pk])).status_code == 200
     response = viewer.post(
         reverse("policy_type_enable", args=[connection.pk]),
-        {"root_id": root_id(sim_org), "policy_type": "INSPECTOR_POLICY", "confirm": "on"},
+        {"root_id": root_id(sim_org), "policy_type": "INSPECTOR_POLICY", "confirm": "on", "confirmed": "on"},
     )
     assert response.status_code == 403
     assert sim_org.client.list_roots()["Roots"][0]["PolicyTypes"] == []
