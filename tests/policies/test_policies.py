@@ -15,7 +15,15 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from orgportal.models import AwsConnection, Role
 from orgportal.sync import sync_connection
-from policies.models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, Root
+from policies.models import (
+    AccountPlacement,
+    EffectivePolicy,
+    OrganizationalUnit,
+    Policy,
+    PolicyAttachment,
+    PolicyChange,
+    Root,
+)
 from tests.conftest import SimOrg
 
 pytestmark = pytest.mark.django_db
@@ -352,3 +360,124 @@ def test_demo_invalid_effective_policies_are_listed_with_errors_and_linked_from_
     assert invalid_account in listing and row.validation_errors[0]["code"] in listing
     inbox = client.get(reverse("inbox")).content.decode()
     assert "Effective policies to fix" in inbox and invalid_account in inbox
+
+
+# --- the common house: keyset lists, htmx partials, the review step, history --------------------
+
+
+def test_policy_list_pages_by_keyset_and_htmx_gets_only_the_rows(connection: AwsConnection, personas: Any) -> None:
+    Policy.objects.bulk_create(
+        Policy(connection=connection, policy_id=f"p-{n:08d}", name=f"Policy {n:03d}", type="TAG_POLICY")
+        for n in range(120)
+    )
+    viewer = personas.login(Client(), "viewer")
+    url = reverse("policy_list", args=[connection.pk])
+
+    first = viewer.get(url, {"type": "TAG_POLICY"})
+    html = first.content.decode()
+    assert first.status_code == 200
+    assert "Policy 000" in html and "Policy 049" in html and "Policy 050" not in html
+    cursor = first.context["page"].next_cursor
+    assert cursor and f"cursor={cursor}" in html and "page=" not in html
+
+    second = viewer.get(url, {"type": "TAG_POLICY", "cursor": cursor}, HTTP_HX_REQUEST="true")
+    rows = second.content.decode()
+    assert second.status_code == 200
+    assert "<html" not in rows and 'id="rows"' in rows
+    assert "Policy 050" in rows and "Policy 099" in rows and "Policy 049" not in rows
+
+    last = viewer.get(url, {"type": "TAG_POLICY", "cursor": second.context["page"].next_cursor})
+    assert [p.name for p in last.context["page"].rows] == [f"Policy {n:03d}" for n in range(100, 120)]
+    assert last.context["page"].next_cursor is None
+
+
+def test_a_damaged_page_link_or_an_unknown_type_is_a_400_that_says_what_was_ignored(
+    connection: AwsConnection, personas: Any
+) -> None:
+    viewer = personas.login(Client(), "viewer")
+    for name in ("policy_list", "invalid_effective_policies", "organization"):
+        damaged = viewer.get(reverse(name, args=[connection.pk]), {"cursor": "not-a-cursor"})
+        assert damaged.status_code == 400, name
+        assert "out of date or damaged" in damaged.content.decode()
+    unknown = viewer.get(reverse("policy_list", args=[connection.pk]), {"type": "NO_SUCH_POLICY", "q": "a\x00b"})
+    assert unknown.status_code == 400
+    assert "NO_SUCH_POLICY" in unknown.content.decode() and "not text a search can use" in unknown.content.decode()
+    assert viewer.get(reverse("policy_detail", args=[connection.pk, "p-\x00"])).status_code == 404
+
+
+def test_a_policy_action_shows_what_will_be_sent_before_anything_is_sent(
+    sim_org: SimOrg, connection: AwsConnection, admin: Client
+) -> None:
+    member = sim_org.add_member()
+    sim_org.client.enable_policy_type(RootId=root_id(sim_org), PolicyType="INSPECTOR_POLICY")
+    synced(connection)
+    form = {"name": "Inspector EC2", "description": "Scan EC2", "type": "INSPECTOR_POLICY"}
+    review = admin.post(reverse("policy_create", args=[connection.pk]), {**form, "content": json.dumps(INSPECTOR)})
+    html = review.content.decode()
+    assert review.status_code == 200
+    assert "What will be sent to AWS" in html and "CreatePolicy" in html and "enable_in_regions" in html
+    assert sim_org.client.list_policies(Filter="INSPECTOR_POLICY")["Policies"] == []
+    assert not AuditEvent.objects.filter(action="policy.create").exists()
+
+    confirmed = admin.post(
+        reverse("policy_create", args=[connection.pk]), {**form, "content": json.dumps(INSPECTOR), "confirmed": "on"}
+    )
+    assert confirmed.status_code == 302
+    policy = Policy.objects.get(connection=connection, name="Inspector EC2")
+
+    attach = admin.post(
+        reverse("policy_attach", args=[connection.pk]), {"policy_id": policy.policy_id, "target_id": member}
+    )
+    assert attach.status_code == 200
+    assert "AttachPolicy" in attach.content.decode() and member in attach.content.decode()
+    assert not PolicyAttachment.objects.filter(policy=policy).exists()
+
+    delete = admin.get(reverse("policy_delete", args=[connection.pk]), {"policy": policy.policy_id})
+    assert delete.status_code == 200 and "DeletePolicy" in delete.content.decode()
+    assert Policy.objects.get(pk=policy.pk).vanished_at is None
+
+
+def test_policy_actions_and_the_sync_write_the_policy_history(
+    sim_org: SimOrg, connection: AwsConnection, admin: Client
+) -> None:
+    sim_org.client.enable_policy_type(RootId=root_id(sim_org), PolicyType="INSPECTOR_POLICY")
+    synced(connection)
+    created = admin.post(
+        reverse("policy_create", args=[connection.pk]),
+        {
+            "name": "Scan",
+            "description": "",
+            "type": "INSPECTOR_POLICY",
+            "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
+        },
+    )
+    assert created.status_code == 302
+    policy = Policy.objects.get(connection=connection, name="Scan")
+    admin.post(
+        reverse("policy_update", args=[connection.pk]),
+        {
+            "policy_id": policy.policy_id,
+            "name": "Scan everything",
+            "description": "",
+            "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
+        },
+    )
+    # A change made in AWS behind the portal's back: the next sync records it.
+    sim_org.client.update_policy(PolicyId=policy.policy_id, Description="Edited in the console")
+    synced(connection)
+    admin.post(reverse("policy_delete", args=[connection.pk]), {"policy_id": policy.policy_id, "confirmed": "on"})
+
+    history = list(PolicyChange.objects.filter(policy=policy).values_list("kind", "changes"))
+    assert [kind for kind, _ in history] == ["action", "action", "changed", "vanished"]
+    assert history[0][1]["name"] == [None, "Scan"]
+    assert history[1][1] == {"name": ["Scan", "Scan everything"]}
+    assert history[2][1] == {"description": ["", "Edited in the console"]}
+    # The sync that follows an action finds nothing more to write.
+    assert PolicyChange.objects.filter(policy=policy, sync_run__isnull=False).count() == 1
+    detail = admin.get(reverse("policy_detail", args=[connection.pk, policy.policy_id]))
+    assert detail.status_code == 404  # deleted: no longer listed
+    Policy.objects.filter(pk=policy.pk).update(vanished_at=None)
+    page = admin.get(reverse("policy_detail", args=[connection.pk, policy.policy_id])).content.decode()
+    assert "History" in page and "Changed by a portal action" in page and "Edited in the console" in page
