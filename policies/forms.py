@@ -76,6 +76,20 @@ class PolicyForm(PolicyActionForm):
         # UpdatePolicy cannot change the type; CreatePolicy has no policy yet.
         del self.fields["type" if update else "policy_id"]
 
+    def service_fields(self) -> dict[str, str]:
+        """The service's keyword arguments: name, description, content (and the type, creating)."""
+        data = self.cleaned_data
+        fields = {"name": data["name"], "description": data["description"], "content": data["content"]}
+        if "type" in self.fields:
+            fields["policy_type"] = data["type"]
+        return fields
+
+    def aws_params(self, policy: Any) -> dict[str, str]:
+        """Exactly what CreatePolicy (no `policy`) or UpdatePolicy of `policy` will receive."""
+        data = self.cleaned_data
+        params = {"Name": data["name"], "Description": data["description"], "Content": data["content"]}
+        return {"PolicyId": policy.policy_id, **params} if policy else {**params, "Type": data["type"]}
+
     def clean_content(self) -> str:
         content: str = self.cleaned_data["content"]
         try:

@@ -73,7 +73,18 @@ class AccountPlacement(CachedAwsObject):
         return f"{self.account_id} in {self.parent_id}"
 
 
-class Policy(CachedAwsObject):
+class JsonContent:
+    """A row whose `content` is a JSON document AWS gave (a policy, an effective policy)."""
+
+    content: str
+
+    @property
+    def pretty_content(self) -> str:
+        """The JSON content indented for reading; raw text when it is not JSON."""
+        return pretty_json(self.content)
+
+
+class Policy(JsonContent, CachedAwsObject):
     connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="policies")
     policy_id = models.CharField(max_length=130)
     arn = models.CharField(max_length=2048, blank=True)
@@ -90,11 +101,6 @@ class Policy(CachedAwsObject):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.policy_id})"
-
-    @property
-    def pretty_content(self) -> str:
-        """The JSON content indented for reading; raw text when it is not JSON."""
-        return pretty_json(self.content)
 
 
 class PolicyChange(ObservedChange):
@@ -131,7 +137,7 @@ class PolicyAttachment(CachedAwsObject):
         return f"{self.policy_id} -> {self.target_id}"
 
 
-class EffectivePolicy(CachedAwsObject):
+class EffectivePolicy(JsonContent, CachedAwsObject):
     """What DescribeEffectivePolicy says applies to one account for one management policy type.
 
     `content` is empty and `found` false when AWS answers EffectivePolicyNotFoundException (nothing
@@ -164,10 +170,6 @@ class EffectivePolicy(CachedAwsObject):
 
     def __str__(self) -> str:
         return f"{self.policy_type} for {self.account_id}"
-
-    @property
-    def pretty_content(self) -> str:
-        return pretty_json(self.content)
 
 
 def pretty_json(text: str) -> str:

@@ -66,9 +66,13 @@ def _apply(mirror: Mirror[Any], connection: AwsConnection, row: dict[str, Any]) 
 
 
 def _claim(
-    connection: AwsConnection, actor: Any, request: HttpRequest | None, *, action: str, resource: str, key: str
+    connection: AwsConnection, actor: Any, request: HttpRequest | None, action: str, resource: str
 ) -> ActionClaim:
-    return ActionClaim(connection=connection, actor=actor, request=request, action=action, resource=resource, key=key)
+    """The claim of `action` on `resource` (a `resource_key`: what the trail names, and the key
+    no second action on it may hold at the same time)."""
+    return ActionClaim(
+        connection=connection, actor=actor, request=request, action=action, resource=resource, key=resource
+    )
 
 
 # --- organization -----------------------------------------------------------------------------
@@ -79,14 +83,8 @@ def organization_create(
 ) -> Done:
     """CreateOrganization for a connection whose account has no organization yet."""
     require_role(actor, connection, Role.ADMIN)
-    with _claim(
-        connection,
-        actor,
-        request,
-        action="organization.create",
-        resource=f"account:{connection.account_id or connection.pk}",
-        key=resource_key("organization-of", connection.account_id or f"connection-{connection.pk}"),
-    ) as claim:
+    account = resource_key("organization-of", connection.account_id or f"connection-{connection.pk}")
+    with _claim(connection, actor, request, "organization.create", account) as claim:
         connection.refresh_from_db()
         if connection.organization_id:
             raise ActionRefused("This account already has an organization.")
@@ -111,14 +109,8 @@ def policy_type_set(
     """EnablePolicyType / DisablePolicyType on one root."""
     require_role(actor, connection, Role.ADMIN)
     label = selectors.policy_type_info(policy_type).label
-    with _claim(
-        connection,
-        actor,
-        request,
-        action="policy_type.enable" if enable else "policy_type.disable",
-        resource=f"root:{root.root_id}",
-        key=resource_key("root", root.root_id),
-    ) as claim:
+    action = "policy_type.enable" if enable else "policy_type.disable"
+    with _claim(connection, actor, request, action, resource_key("root", root.root_id)) as claim:
         root.refresh_from_db()
         status = root.policy_type_status(policy_type)
         if enable and status in ("ENABLED", "PENDING_ENABLE"):
@@ -150,14 +142,9 @@ def policy_create(
     content: str,
 ) -> Done:
     require_role(actor, connection, Role.ADMIN)
-    with _claim(
-        connection,
-        actor,
-        request,
-        action="policy.create",
-        resource=f"policy-name:{policy_type}:{name}",
-        key=resource_key("policy-name", f"{connection.organization_id or connection.pk}:{policy_type}:{name}"),
-    ) as claim:
+    # Two creations of the same name and type in one organization at once: one reaches AWS.
+    named = resource_key("policy-name", f"{connection.organization_id or connection.pk}:{policy_type}:{name}")
+    with _claim(connection, actor, request, "policy.create", named) as claim:
         data = claim.call(
             "CreatePolicy",
             {"Name": name, "Description": description, "Type": policy_type, "Content": content},
@@ -198,15 +185,9 @@ def policy_attachment_set(
     connection = policy.connection
     require_role(actor, connection, Role.ADMIN)
     kind, name = selectors.target_name(connection, target_id) or ("", "")
-    with _claim(
-        connection,
-        actor,
-        request,
-        action="policy.attach" if attach else "policy.detach",
-        resource=f"policy:{policy.policy_id}",
-        # One attachment change per policy and target at a time.
-        key=resource_key("policy-target", f"{policy.policy_id}:{target_id}"),
-    ) as claim:
+    # One attachment change per policy and target at a time.
+    pair = resource_key("policy-target", f"{policy.policy_id}:{target_id}")
+    with _claim(connection, actor, request, "policy.attach" if attach else "policy.detach", pair) as claim:
         claim.call("AttachPolicy" if attach else "DetachPolicy", {"PolicyId": policy.policy_id, "TargetId": target_id})
         if attach:
             target = {"TargetId": target_id, "Type": kind, "Name": name}
@@ -224,14 +205,7 @@ def policy_attachment_set(
 
 def _policy_claim(policy: Policy, actor: Any, request: HttpRequest | None, *, action: str) -> ActionClaim:
     """The claim of an action on the policy itself."""
-    return _claim(
-        policy.connection,
-        actor,
-        request,
-        action=action,
-        resource=f"policy:{policy.policy_id}",
-        key=resource_key("policy", policy.policy_id),
-    )
+    return _claim(policy.connection, actor, request, action, resource_key("policy", policy.policy_id))
 
 
 def _policy_answer(data: dict[str, Any]) -> dict[str, Any]:

@@ -190,8 +190,10 @@ def organization_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _policy_type_change(request: HtmxHttpRequest, pk: int, enable: bool) -> HttpResponse:
-    """Enable/DisablePolicyType on a root: the review shows what the type governs beside the call."""
+@action_view(role=Role.ADMIN, target="connection")
+def policy_type_change(request: HtmxHttpRequest, pk: int, enable: bool) -> HttpResponse:
+    """Enable/DisablePolicyType on a root (`enable` comes from the URL): the review shows what the
+    type governs beside the call."""
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
     roots = selectors.roots(connection)
     policy_type = (request.POST.get("policy_type") or request.GET.get("type", "")).strip()
@@ -233,51 +235,40 @@ def _policy_type_change(request: HtmxHttpRequest, pk: int, enable: bool) -> Http
     )
 
 
-@action_view(role=Role.ADMIN, target="connection")
-def policy_type_enable(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _policy_type_change(request, pk, enable=True)
+def _policy_edit(request: HtmxHttpRequest, connection: AwsConnection, policy: Policy | None) -> HttpResponse:
+    """CreatePolicy (`policy` None) or UpdatePolicy: the same form, the type only when creating."""
+    if policy is None:
+        form = PolicyForm(request.POST or None, initial={"type": request.GET.get("type", "")})
+    else:
+        initial = {"policy_id": policy.policy_id, "name": policy.name, "description": policy.description}
+        form = PolicyForm(request.POST or None, initial={**initial, "content": policy.pretty_content}, update=True)
 
-
-@action_view(role=Role.ADMIN, target="connection")
-def policy_type_disable(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _policy_type_change(request, pk, enable=False)
-
-
-@action_view(role=Role.ADMIN, target="connection")
-def policy_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    form = PolicyForm(request.POST or None, initial={"type": request.GET.get("type", "")})
-
-    def params(f: ActionForm) -> dict[str, Any]:
-        data = f.cleaned_data
-        return {
-            "Name": data["name"],
-            "Description": data["description"],
-            "Type": data["type"],
-            "Content": data["content"],
-        }
+    def perform(f: ActionForm) -> services.Done:
+        fields = form.service_fields()
+        if policy is None:
+            return services.policy_create(connection=connection, actor=request.user, request=request, **fields)
+        return services.policy_update(policy=policy, actor=request.user, request=request, **fields)
 
     return _run(
         request,
         connection,
         form=form,
-        title="New policy",
-        verb="create",
+        title=f"Edit {policy.name}" if policy else "New policy",
+        verb="save" if policy else "create",
         intro="The content is checked as JSON before anything is sent; AWS then checks it against the type's syntax.",
-        operation="CreatePolicy",
-        params=params,
-        perform=lambda f: services.policy_create(
-            connection=connection,
-            actor=request.user,
-            request=request,
-            name=f.cleaned_data["name"],
-            description=f.cleaned_data["description"],
-            policy_type=f.cleaned_data["type"],
-            content=f.cleaned_data["content"],
-        ),
-        next_url=reverse("policy_list", kwargs={"pk": connection.pk}),
+        policy=policy,
+        info=selectors.policy_type_info(policy.type) if policy else None,
+        operation="UpdatePolicy" if policy else "CreatePolicy",
+        params=lambda f: form.aws_params(policy),
+        perform=perform,
+        next_url=_policy_url(connection, policy) if policy else reverse("policy_list", kwargs={"pk": connection.pk}),
         done_url=lambda done: _policy_url(connection, done.policy) if done.policy else _organization_url(connection),
     )
+
+
+@action_view(role=Role.ADMIN, target="connection")
+def policy_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _policy_edit(request, get_connection_for_user(request.user, pk, Role.ADMIN), None)
 
 
 @action_view(role=Role.ADMIN, target="connection")
@@ -286,43 +277,7 @@ def policy_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     policy = _chosen_policy(request, connection)
     if policy is None:
         return _no_policy(request, connection, "Edit a policy")
-    initial = {
-        "policy_id": policy.policy_id,
-        "name": policy.name,
-        "description": policy.description,
-        "content": policy.pretty_content,
-    }
-    form = PolicyForm(request.POST or None, initial=initial, update=True)
-
-    def params(f: ActionForm) -> dict[str, Any]:
-        data = f.cleaned_data
-        return {
-            "PolicyId": policy.policy_id,
-            "Name": data["name"],
-            "Description": data["description"],
-            "Content": data["content"],
-        }
-
-    return _run(
-        request,
-        connection,
-        form=form,
-        title=f"Edit {policy.name}",
-        verb="save",
-        policy=policy,
-        info=selectors.policy_type_info(policy.type),
-        operation="UpdatePolicy",
-        params=params,
-        perform=lambda f: services.policy_update(
-            policy=policy,
-            actor=request.user,
-            request=request,
-            name=f.cleaned_data["name"],
-            description=f.cleaned_data["description"],
-            content=f.cleaned_data["content"],
-        ),
-        next_url=_policy_url(connection, policy),
-    )
+    return _policy_edit(request, connection, policy)
 
 
 @action_view(role=Role.ADMIN, target="connection")
@@ -351,8 +306,10 @@ def policy_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _policy_target_change(request: HtmxHttpRequest, pk: int, attach: bool) -> HttpResponse:
-    """Attach / DetachPolicy: the target is chosen among those it is not (or is) attached to."""
+@action_view(role=Role.ADMIN, target="connection")
+def policy_target_change(request: HtmxHttpRequest, pk: int, attach: bool) -> HttpResponse:
+    """Attach / DetachPolicy (`attach` comes from the URL): the target is chosen among those the
+    policy is not (or is) attached to."""
     connection = get_connection_for_user(request.user, pk, Role.ADMIN)
     verb = "attach" if attach else "detach"
     policy = _chosen_policy(request, connection)
@@ -389,16 +346,6 @@ def _policy_target_change(request: HtmxHttpRequest, pk: int, attach: bool) -> Ht
         ),
         next_url=_policy_url(connection, policy),
     )
-
-
-@action_view(role=Role.ADMIN, target="connection")
-def policy_attach(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _policy_target_change(request, pk, attach=True)
-
-
-@action_view(role=Role.ADMIN, target="connection")
-def policy_detach(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    return _policy_target_change(request, pk, attach=False)
 
 
 # --- policies ---------------------------------------------------------------------------------
