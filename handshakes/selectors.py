@@ -82,6 +82,19 @@ def filter_handshakes(
     return queryset
 
 
+def open_all_features_handshakes(connection: AwsConnection) -> list[Handshake]:
+    """The open handshakes of `connection`'s move to all features (its request and the members'
+    approvals), soonest to expire first: the organization page shows how far it has come."""
+    return list(
+        Handshake.objects.filter(
+            connection=connection,
+            action__in=["ENABLE_ALL_FEATURES", "APPROVE_ALL_FEATURES"],
+            state__in=OPEN_STATES,
+            vanished_at__isnull=True,
+        ).order_by("expires_at", "id")
+    )
+
+
 def name_counterparties(handshakes: list[Handshake], connections: list[AwsConnection]) -> None:
     names = party_names(connections, [h.counterparty for h in handshakes])
     for h in handshakes:

@@ -76,8 +76,11 @@ def run_action(
     success: Callable[[Any], str],
     next_url: str,
     row_partial: Callable[[Any], HttpResponse] | None = None,
+    done_url: Callable[[Any], str] | None = None,
 ) -> HttpResponse:
-    """Edit → review → confirm, for every action view (see the module docstring)."""
+    """Edit → review → confirm, for every action view (see the module docstring). After success
+    the user goes to `next_url`, or to `done_url(result)` when that depends on the result (the
+    page of what the action created)."""
     page = {**context, "form": form, "next": next_url, "confirm_fields": form.confirm_fields}
     confirm_only = bool(context.get("confirm_only"))
     if request.method != "POST":
@@ -109,6 +112,8 @@ def run_action(
             return row_partial({"refusal": refusal, "status": refusal.status})
         return render(request, ACTION_TEMPLATE, page, status=refusal.status)
     text = success(result)
+    if done_url is not None:
+        next_url = done_url(result)
     if request.htmx:
         if row_partial is not None and _from_row(request):
             response = row_partial({"done": text, "status": 200})

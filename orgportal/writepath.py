@@ -295,11 +295,23 @@ class ActionClaim:
         return {"resynced": bool(note), "resync_note": note}
 
 
-def apply_to_row(obj: Any, mirror: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
+def apply_to_row(obj: Any, mirror: Any, values: dict[str, Any], *, vanished: bool = False) -> dict[str, list[Any]]:
     """Write `values` (AWS fields mapped as the sync maps them) to the cached row `obj` and record
     an "action" change; returns the diff. The fingerprint is computed exactly as the sync does, so
     the next sync, seeing the same state in AWS, writes nothing more. Call inside the outcome
-    transaction. `mirror` is the sync's `Mirror` of the row's model."""
+    transaction. `mirror` is the sync's `Mirror` of the row's model; a row whose mirror keeps no
+    history (a policy's attachment) is written the same way, without the change row.
+
+    `vanished`: AWS answered that the object is gone (deleted, detached): the row is marked so,
+    never deleted, and its history says so as a sync would."""
+    now = timezone.now()
+    if vanished:
+        if obj.vanished_at is not None:
+            return {}
+        obj.vanished_at = obj.changed_at = now
+        obj.save(update_fields=["vanished_at", "changed_at"])
+        _history(obj, mirror, ObservedChange.Kind.VANISHED, {}, now)
+        return {}
     values = {name: normalize(value) for name, value in values.items() if name in mirror.fields}
     diff = {
         name: [to_json(getattr(obj, name)), to_json(value)]
@@ -311,7 +323,6 @@ def apply_to_row(obj: Any, mirror: Any, values: dict[str, Any]) -> dict[str, lis
         setattr(obj, name, value)
     if not diff and not creating and obj.vanished_at is None:
         return diff
-    now = timezone.now()
     obj.fingerprint = fingerprint({name: getattr(obj, name) for name in mirror.fields}, mirror.fields)
     obj.vanished_at = None
     obj.changed_at = now
@@ -319,10 +330,13 @@ def apply_to_row(obj: Any, mirror: Any, values: dict[str, Any]) -> dict[str, lis
         obj.first_seen_at = now
         diff = {name: [None, to_json(getattr(obj, name))] for name in mirror.fields if name != mirror.key_field}
     obj.save()
-    mirror.change_model.objects.create(
-        **{mirror.change_fk: obj}, kind=ObservedChange.Kind.ACTION, changes=diff, observed_at=now
-    )
+    _history(obj, mirror, ObservedChange.Kind.ACTION, diff, now)
     return diff
+
+
+def _history(obj: Any, mirror: Any, kind: str, changes: dict[str, Any], now: Any) -> None:
+    if mirror.change_model is not None:
+        mirror.change_model.objects.create(**{mirror.change_fk: obj}, kind=kind, changes=changes, observed_at=now)
 
 
 def action_view(*, role: str, target: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -1,49 +1,30 @@
 """Forms of the organization and policy pages. Choices, patterns and lengths come from botocore's
-service model (`selectors.shape_limits` / `selectors.enum`), so the form refuses what AWS would
-refuse before any call is made, and a newer model needs no code change.
+service model (`orgportal.action_forms.model_char_field`, `selectors.enum`), so the form refuses
+what AWS would refuse before any call is made, and a newer model needs no code change.
+
+Every action form is an `ActionForm`: the one action-view flow shows exactly what will be sent
+(the review) before the user confirms.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from orgportal.action_forms import ActionForm, model_char_field
 from orgportal.forms import form_field
 
 from . import selectors
-
-
-def _model_string_field(shape: str, *, label: str, required: bool = True, widget: Any = None) -> forms.CharField:
-    limits = selectors.shape_limits(shape)
-    field = forms.CharField(
-        label=label,
-        required=required,
-        min_length=limits.get("min") if required else None,
-        max_length=limits.get("max"),
-        strip=False,
-        widget=widget,
-    )
-    pattern = limits.get("pattern")
-    if pattern:
-        compiled = re.compile(pattern)
-
-        def check(value: str) -> None:
-            if value and not compiled.fullmatch(value):
-                raise ValidationError(f"{label} contains characters AWS does not accept.")
-
-        field.validators.append(check)
-    return field
 
 
 def _choices(values: list[str]) -> list[tuple[str, str]]:
     return [(v, selectors.policy_type_info(v).label) for v in values]
 
 
-class CreateOrganizationForm(forms.Form):
+class CreateOrganizationForm(ActionForm):
     feature_set = forms.ChoiceField(label="Features", widget=forms.RadioSelect)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -57,11 +38,14 @@ class CreateOrganizationForm(forms.Form):
         feature_set.initial = "ALL" if "ALL" in selectors.feature_sets() else None
 
 
-class PolicyTypeForm(forms.Form):
-    """Enable or disable one policy type on one root; `confirm` is the user's explicit yes."""
+class PolicyTypeForm(ActionForm):
+    """Enable or disable one policy type on one root; `confirm` is the user's explicit yes, given
+    on the review beside what the type governs."""
 
-    root_id = forms.ChoiceField()
-    policy_type = forms.ChoiceField()
+    confirm_fields = ("confirm",)
+
+    root_id = forms.ChoiceField(label="Root")
+    policy_type = forms.ChoiceField(label="Policy type")
     confirm = forms.BooleanField(required=True, label="I understand what this policy type governs")
 
     def __init__(self, *args: Any, roots: list[str], **kwargs: Any) -> None:
@@ -70,22 +54,41 @@ class PolicyTypeForm(forms.Form):
         form_field(self, "policy_type", forms.ChoiceField).choices = _choices(selectors.policy_types())
 
 
-class PolicyForm(forms.Form):
+class PolicyActionForm(ActionForm):
+    """An action on one policy of the organization, named by its id (a hidden field)."""
+
+    policy_id = forms.CharField(widget=forms.HiddenInput)
+
+
+class PolicyForm(PolicyActionForm):
     """CreatePolicy / UpdatePolicy: name, description, type (create only) and JSON content."""
 
-    name = _model_string_field("PolicyName", label="Name")
-    description = _model_string_field("PolicyDescription", label="Description", required=False)
+    name = model_char_field("PolicyName", label="Name")
+    description = model_char_field("PolicyDescription", label="Description", required=False)
     type = forms.ChoiceField(label="Type")
-    content = _model_string_field(
+    content = model_char_field(
         "PolicyContent", label="Content (JSON)", widget=forms.Textarea(attrs={"rows": 16, "class": "mono"})
     )
 
     def __init__(self, *args: Any, update: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         form_field(self, "type", forms.ChoiceField).choices = _choices(selectors.policy_types())
-        if update:
-            # UpdatePolicy cannot change the type.
-            del self.fields["type"]
+        # UpdatePolicy cannot change the type; CreatePolicy has no policy yet.
+        del self.fields["type" if update else "policy_id"]
+
+    def service_fields(self) -> dict[str, str]:
+        """The service's keyword arguments: name, description, content (and the type, creating)."""
+        data = self.cleaned_data
+        fields = {"name": data["name"], "description": data["description"], "content": data["content"]}
+        if "type" in self.fields:
+            fields["policy_type"] = data["type"]
+        return fields
+
+    def aws_params(self, policy: Any) -> dict[str, str]:
+        """Exactly what CreatePolicy (no `policy`) or UpdatePolicy of `policy` will receive."""
+        data = self.cleaned_data
+        params = {"Name": data["name"], "Description": data["description"], "Content": data["content"]}
+        return {"PolicyId": policy.policy_id, **params} if policy else {**params, "Type": data["type"]}
 
     def clean_content(self) -> str:
         content: str = self.cleaned_data["content"]
@@ -98,8 +101,10 @@ class PolicyForm(forms.Form):
         return content
 
 
-class AttachPolicyForm(forms.Form):
-    target_id = forms.ChoiceField(label="Attach to")
+class PolicyTargetForm(PolicyActionForm):
+    """Attach a policy to (or detach it from) one root, OU or account: `targets` are the choices."""
+
+    target_id = forms.ChoiceField(label="Target")
 
     def __init__(self, *args: Any, targets: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -109,7 +114,7 @@ class AttachPolicyForm(forms.Form):
 class EffectivePolicyForm(forms.Form):
     """Which account and type to show an effective policy for (a GET form)."""
 
-    account_id = _model_string_field("AccountId", label="Account")
+    account_id = model_char_field("AccountId", label="Account")
     policy_type = forms.ChoiceField(label="Policy type")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

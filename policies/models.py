@@ -3,7 +3,7 @@ organizational units, accounts and where they sit, policies with their content a
 effective policies, and the accounts whose effective policy AWS reports as invalid.
 
 Pages read these rows only; `policies/sync.py` fills them and `policies/services.py` applies the
-answers of the portal's own actions.
+answers of the portal's own actions; a policy keeps its history (`PolicyChange`) like a transfer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from orgportal.history import CachedAwsObject
+from orgportal.history import CachedAwsObject, ObservedChange
 
 
 class Root(CachedAwsObject):
@@ -73,7 +73,18 @@ class AccountPlacement(CachedAwsObject):
         return f"{self.account_id} in {self.parent_id}"
 
 
-class Policy(CachedAwsObject):
+class JsonContent:
+    """A row whose `content` is a JSON document AWS gave (a policy, an effective policy)."""
+
+    content: str
+
+    @property
+    def pretty_content(self) -> str:
+        """The JSON content indented for reading; raw text when it is not JSON."""
+        return pretty_json(self.content)
+
+
+class Policy(JsonContent, CachedAwsObject):
     connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="policies")
     policy_id = models.CharField(max_length=130)
     arn = models.CharField(max_length=2048, blank=True)
@@ -91,10 +102,15 @@ class Policy(CachedAwsObject):
     def __str__(self) -> str:
         return f"{self.name} ({self.policy_id})"
 
-    @property
-    def pretty_content(self) -> str:
-        """The JSON content indented for reading; raw text when it is not JSON."""
-        return pretty_json(self.content)
+
+class PolicyChange(ObservedChange):
+    """A policy's history: what the sync saw change in AWS, and what the portal's own actions
+    (create, update, delete) changed, like a transfer's or a handshake's."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="changes")
+
+    class Meta(ObservedChange.Meta):
+        indexes = [models.Index(fields=["policy", "observed_at"]), models.Index(fields=["observed_at", "id"])]
 
 
 class PolicyAttachment(CachedAwsObject):
@@ -121,7 +137,7 @@ class PolicyAttachment(CachedAwsObject):
         return f"{self.policy_id} -> {self.target_id}"
 
 
-class EffectivePolicy(CachedAwsObject):
+class EffectivePolicy(JsonContent, CachedAwsObject):
     """What DescribeEffectivePolicy says applies to one account for one management policy type.
 
     `content` is empty and `found` false when AWS answers EffectivePolicyNotFoundException (nothing
@@ -154,10 +170,6 @@ class EffectivePolicy(CachedAwsObject):
 
     def __str__(self) -> str:
         return f"{self.policy_type} for {self.account_id}"
-
-    @property
-    def pretty_content(self) -> str:
-        return pretty_json(self.content)
 
 
 def pretty_json(text: str) -> str:

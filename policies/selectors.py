@@ -1,5 +1,6 @@
 """Reads for the organization and policy pages: what the API model knows about policy types, and
-the database queries the pages run (filtered, paginated). Nothing here calls AWS.
+the database queries the pages run (filtered; the views page them by keyset), and a policy's
+history. Nothing here calls AWS.
 """
 
 from __future__ import annotations
@@ -7,15 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from orgportal import aws
 from orgportal.models import Account, AwsConnection
+from orgportal.pages import FieldChange, change_lines
+from orgportal.roles import connections_for
 
-from .models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, Root
-
-PAGE_SIZE = 50
+from .models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, PolicyChange, Root
 
 
 def enum(shape_name: str) -> list[str]:
@@ -93,10 +93,6 @@ def policy_type_rows(root: Root) -> list[dict[str, Any]]:
 # --- database reads ---------------------------------------------------------------------------
 
 
-def paginate(queryset: QuerySet[Any], page: str | int | None, per_page: int = PAGE_SIZE) -> Page:
-    return Paginator(queryset, per_page).get_page(page)
-
-
 def roots(connection: AwsConnection) -> QuerySet[Root]:
     return Root.objects.filter(connection=connection, vanished_at__isnull=True).order_by("root_id")
 
@@ -136,12 +132,26 @@ def policies(connection: AwsConnection, *, policy_type: str = "", q: str = "") -
     return rows.order_by("type", "name", "policy_id")
 
 
+def _usable_id(value: str) -> bool:
+    # An id from a URL or a form; a NUL byte is no AWS id (and PostgreSQL refuses it in a query).
+    return bool(value) and "\x00" not in value
+
+
 def policy_for(connection: AwsConnection, policy_id: str) -> Policy | None:
+    """The policy `policy_id` of `connection` (the connection is already the user's: see the views)."""
+    if not _usable_id(policy_id):
+        return None
     return Policy.objects.filter(connection=connection, policy_id=policy_id, vanished_at__isnull=True).first()
 
 
 def attachments(policy: Policy) -> QuerySet[PolicyAttachment]:
     return policy.attachments.filter(vanished_at__isnull=True).order_by("target_type", "target_name", "target_id")
+
+
+def policy_timeline(policy: Policy) -> list[tuple[PolicyChange, list[FieldChange]]]:
+    """Every observed change of `policy` (sync and portal actions), oldest first, for its page."""
+    changes = policy.changes.select_related("sync_run").order_by("observed_at", "id")
+    return [(change, change_lines(change.kind, change.changes)) for change in changes]
 
 
 def policies_for_target(connection: AwsConnection, target_id: str, *, policy_type: str = "") -> QuerySet[Policy]:
@@ -159,6 +169,8 @@ def policies_for_target(connection: AwsConnection, target_id: str, *, policy_typ
 
 def target_name(connection: AwsConnection, target_id: str) -> tuple[str, str] | None:
     """(type, name) of a root, OU or account of this connection, or None if the cache has no such target."""
+    if not _usable_id(target_id):
+        return None
     if target_id.startswith("r-"):
         root = Root.objects.filter(connection=connection, root_id=target_id).first()
         return ("ROOT", root.name) if root else None
@@ -200,6 +212,4 @@ def account_names(connection: AwsConnection, account_ids: list[str]) -> dict[str
 
 def inbox_invalid_policies(user: Any, limit: int = 20) -> list[EffectivePolicy]:
     """For the inbox: invalid effective policies on the connections `user` may see (something to fix)."""
-    from orgportal.roles import connections_for
-
     return list(invalid_effective_policies(connections_for(user))[:limit])

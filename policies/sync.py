@@ -12,7 +12,7 @@
 Rows go through the one generic engine (`orgportal.sync.Upsert`): unchanged rows are not written,
 observed changes are audited, objects AWS stops listing are marked vanished once every list was
 read. This module only says how an AWS dict becomes row fields, plus the small read-after-write
-refreshes the services run (`apply_*`, `refresh_*`).
+refreshes the services run (`refresh_*`).
 """
 
 from __future__ import annotations
@@ -20,22 +20,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, TypeVar
-
-from django.utils import timezone
+from typing import Any
 
 from orgportal import aws
-from orgportal.history import CachedAwsObject
 from orgportal.models import Account, AwsConnection, SyncRun
-from orgportal.sync import Counts, Mirror, Upsert, fingerprint, normalize, sync_list
+from orgportal.sync import Counts, Mirror, Upsert, sync_list
 
 from . import selectors
-from .models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, Root
+from .models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, PolicyChange, Root
 
 # What a connection that may not read the tree or the policies answers (a member account's
 # credentials, or no organization): not a failed sync, just nothing to show on these pages.
-CachedT = TypeVar("CachedT", bound=CachedAwsObject)
-
 NOTHING_TO_READ = frozenset({"AWSOrganizationsNotInUseException", "AccessDeniedException"})
 
 ROOT = Mirror(kind="root", model=Root, key_field="root_id", fields=("root_id", "arn", "name", "policy_types"))
@@ -53,6 +48,8 @@ POLICY = Mirror(
     model=Policy,
     key_field="policy_id",
     fields=("policy_id", "arn", "name", "description", "type", "aws_managed", "content"),
+    change_model=PolicyChange,
+    change_fk="policy",
 )
 ATTACHMENT = Mirror(
     kind="policy_attachment",
@@ -314,66 +311,8 @@ def _invalid_accounts(client: Any, policy_type: str) -> dict[str, dict[str, Any]
 
 
 # --- read-after-write (services) --------------------------------------------------------------
-
-
-def _store(mirror: Mirror[CachedT], connection: AwsConnection, row: dict[str, Any]) -> CachedT:
-    """Write one row from an action's answer with the fingerprint a sync would compute, so the
-    next sync sees it unchanged (the action itself is audited by the write path)."""
-    values = {name: normalize(row.get(name)) for name in mirror.fields}
-    key = values[mirror.key_field]
-    now = timezone.now()
-    obj, created = mirror.model._default_manager.get_or_create(
-        connection=connection,
-        **{mirror.key_field: key},
-        defaults={**values, "fingerprint": fingerprint(values, mirror.fields), "first_seen_at": now, "changed_at": now},
-    )
-    if not created:
-        for name, value in values.items():
-            setattr(obj, name, value)
-        obj.fingerprint = fingerprint(values, mirror.fields)
-        obj.vanished_at = None
-        obj.changed_at = now
-        obj.save()
-    return obj
-
-
-def apply_root(connection: AwsConnection, root: dict[str, Any]) -> Root:
-    return _store(ROOT, connection, root_row(root))
-
-
-def apply_policy(connection: AwsConnection, policy: dict[str, Any]) -> Policy:
-    """A Policy (PolicySummary + Content) from CreatePolicy / UpdatePolicy."""
-    return _store(POLICY, connection, policy_row(policy["PolicySummary"], policy.get("Content", "")))
-
-
-def apply_attachment(policy: Policy, target_id: str, target_type: str, target_name: str) -> PolicyAttachment:
-    return _store(
-        ATTACHMENT,
-        policy.connection,
-        attachment_row(policy.pk, policy.policy_id, {"TargetId": target_id, "Type": target_type, "Name": target_name}),
-    )
-
-
-def apply_vanished(model: type[Any], connection: AwsConnection, **lookup: Any) -> None:
-    """AWS answered that the object is gone (deleted, detached): mark it so, never delete it."""
-    now = timezone.now()
-    model.objects.filter(connection=connection, vanished_at__isnull=True, **lookup).update(
-        vanished_at=now, changed_at=now
-    )
-
-
-def apply_organization(connection: AwsConnection, organization: dict[str, Any]) -> None:
-    """CreateOrganization's answer on the connection row (the same fields the sync fills)."""
-    from orgportal.sync import identity_from, save_identity
-
-    identity = identity_from(
-        organization,
-        caller={
-            "Id": connection.account_id or organization.get("MasterAccountId", ""),
-            "Email": connection.account_email or organization.get("MasterAccountEmail", ""),
-        },
-    )
-    save_identity(connection, identity)
+# An action's own answer is written by the service (`orgportal.writepath.apply_to_row`, with its
+# history row); these re-read from AWS what an action changed beyond its answer, as a sync does.
 
 
 def refresh_after_change(connection: AwsConnection, policy_types: Iterable[str] = ()) -> None:
@@ -414,5 +353,5 @@ def refresh_effective_policy(connection: AwsConnection, account_id: str, policy_
             "evaluated_at": existing.evaluated_at,
             "validation_errors": existing.validation_errors,
         }
-    stored: EffectivePolicy = _store(EFFECTIVE, connection, effective_row(account_id, policy_type, found, invalid))
-    return stored
+    Upsert(EFFECTIVE, connection, None, Counts()).page([effective_row(account_id, policy_type, found, invalid)])
+    return EffectivePolicy.objects.get(connection=connection, effective_key=f"{account_id}:{policy_type}")

@@ -1,6 +1,6 @@
 """In a real browser (Playwright + Debian's chromium) against the live portal and orgsim: an admin
-enables INSPECTOR_POLICY on the root, creates an Inspector policy, attaches it to an account and
-reads that account's effective policy."""
+enables INSPECTOR_POLICY on the root, creates an Inspector policy, attaches it to an account (each
+after reviewing what will be sent) and reads that account's effective policy."""
 
 from __future__ import annotations
 
@@ -67,9 +67,10 @@ def test_admin_enables_inspector_creates_and_attaches_a_policy_and_sees_the_effe
 
     page.goto(f"{base}/organization/{sim_connection.pk}/")
     page.locator("#type-INSPECTOR_POLICY").get_by_role("link", name="Enable").click()
-    assert "Amazon Inspector" in page.content()
+    # The review: what the type governs and the call exactly as it will be sent.
+    assert "Amazon Inspector" in page.content() and "EnablePolicyType" in page.locator(".sent-call").inner_text()
     page.check("input[name=confirm]")
-    page.get_by_role("button", name="Enable").click()
+    page.get_by_role("button", name="Confirm: enable").click()
     assert page.locator("#type-INSPECTOR_POLICY .badge").inner_text() == "ENABLED"
 
     page.goto(f"{base}/organization/{sim_connection.pk}/policies/new/?type=INSPECTOR_POLICY")
@@ -77,13 +78,18 @@ def test_admin_enables_inspector_creates_and_attaches_a_policy_and_sees_the_effe
     page.fill("input[name=description]", "Scan EC2 in us-east-1")
     page.select_option("select[name=type]", "INSPECTOR_POLICY")
     page.fill("textarea[name=content]", json.dumps(INSPECTOR))
-    page.get_by_role("button", name="Create the policy").click()
+    page.get_by_role("button", name="Review before sending").click()
+    assert "CreatePolicy" in page.locator(".sent-call").inner_text()
+    page.get_by_role("button", name="Confirm: create").click()
+    page.wait_for_selector("#policy-content")  # htmx's redirect to the new policy's page
     assert "was created" in page.content()
     assert "enable_in_regions" in page.locator("#policy-content").inner_text()
 
     page.select_option("select[name=target_id]", member)
-    page.get_by_role("button", name="Attach").click()
-    assert "is attached to" in page.content()
+    page.get_by_role("button", name="Attach…").click()
+    assert member in page.locator(".sent-call").inner_text()
+    page.get_by_role("button", name="Confirm: attach").click()
+    page.get_by_text("is attached to").wait_for()
 
     page.goto(f"{base}/organization/{sim_connection.pk}/effective/")
     page.fill("input[name=account_id]", member)

@@ -15,7 +15,15 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from orgportal.models import AwsConnection, Role
 from orgportal.sync import sync_connection
-from policies.models import AccountPlacement, EffectivePolicy, OrganizationalUnit, Policy, PolicyAttachment, Root
+from policies.models import (
+    AccountPlacement,
+    EffectivePolicy,
+    OrganizationalUnit,
+    Policy,
+    PolicyAttachment,
+    PolicyChange,
+    Root,
+)
 from tests.conftest import SimOrg
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +148,7 @@ def test_admin_enables_inspector_creates_attaches_and_reads_the_effective_policy
     assert "Amazon Inspector" in confirm.content.decode()
     done = admin.post(
         reverse("policy_type_enable", args=[connection.pk]),
-        {"root_id": root, "policy_type": "INSPECTOR_POLICY", "confirm": "on"},
+        {"root_id": root, "policy_type": "INSPECTOR_POLICY", "confirm": "on", "confirmed": "on"},
     )
     assert done.status_code == 302
     assert Root.objects.get(root_id=root).policy_type_status("INSPECTOR_POLICY") == "ENABLED"
@@ -153,9 +161,11 @@ def test_admin_enables_inspector_creates_attaches_and_reads_the_effective_policy
             "description": "Scan EC2",
             "type": "INSPECTOR_POLICY",
             "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
         },
     )
     assert created.status_code == 302
+    assert created["Location"].endswith("/") and "/policies/p-" in created["Location"]
     policy = Policy.objects.get(connection=connection, name="Inspector EC2")
     assert (
         sim_org.client.describe_policy(PolicyId=policy.policy_id)["Policy"]["PolicySummary"]["Name"] == "Inspector EC2"
@@ -163,7 +173,7 @@ def test_admin_enables_inspector_creates_attaches_and_reads_the_effective_policy
 
     attached = admin.post(
         reverse("policy_attach", args=[connection.pk]),
-        {"policy_id": policy.policy_id, "target_id": member, "confirm": "1"},
+        {"policy_id": policy.policy_id, "target_id": member, "confirmed": "on"},
     )
     assert attached.status_code == 302
     assert PolicyAttachment.objects.filter(policy=policy, target_id=member, vanished_at__isnull=True).exists()
@@ -204,13 +214,14 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
             "name": "Inspector everywhere",
             "description": "All regions",
             "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
         },
     )
     assert updated.status_code == 302
     assert Policy.objects.get(policy_id=policy_id).name == "Inspector everywhere"
 
     refused = admin.post(
-        reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirm": "1"}, follow=True
+        reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirmed": "on"}, follow=True
     )
     assert "still attached somewhere" in refused.content.decode()
     assert "PolicyInUseException" in refused.content.decode()
@@ -218,7 +229,7 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
 
     detached = admin.post(
         reverse("policy_detach", args=[connection.pk]),
-        {"policy_id": policy_id, "target_id": root, "confirm": "1"},
+        {"policy_id": policy_id, "target_id": root, "confirmed": "on"},
         follow=True,
     )
     assert "is detached from" in detached.content.decode()
@@ -226,7 +237,7 @@ def test_admin_updates_detaches_and_deletes_a_policy(sim_org: SimOrg, connection
     targets = admin.get(reverse("target_policies", args=[connection.pk, root]))
     assert "Inspector everywhere" not in targets.content.decode()
 
-    admin.post(reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirm": "1"})
+    admin.post(reverse("policy_delete", args=[connection.pk]), {"policy_id": policy_id, "confirmed": "on"})
     assert Policy.objects.get(policy_id=policy_id).vanished_at is not None
     assert sim_org.client.list_policies(Filter="INSPECTOR_POLICY")["Policies"] == []
 
@@ -264,7 +275,7 @@ def test_aws_errors_read_in_plain_words_with_the_code(
     synced(connection)
     response = admin.post(
         reverse("policy_attach", args=[connection.pk]),
-        {"policy_id": policy_id, "target_id": root_id(sim_org), "confirm": "1"},
+        {"policy_id": policy_id, "target_id": root_id(sim_org), "confirmed": "on"},
         follow=True,
     )
     html = response.content.decode()
@@ -279,13 +290,17 @@ def test_create_organization_for_a_standalone_account(orgsim: Any, make_connecti
     client.force_login(user)
     page = client.get(reverse("organization", args=[standalone.pk]))
     assert "Create the organization" in page.content.decode()
-    response = client.post(reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL"})
+    response = client.post(
+        reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL", "confirmed": "on"}
+    )
     assert response.status_code == 302
     standalone.refresh_from_db()
     assert standalone.organization_id.startswith("o-") and standalone.feature_set == "ALL"
     assert standalone.management_account_id == "444444444444"
     assert Root.objects.filter(connection=standalone).count() == 1
-    again = client.post(reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL"}, follow=True)
+    again = client.post(
+        reverse("organization_create", args=[standalone.pk]), {"feature_set": "ALL", "confirmed": "on"}, follow=True
+    )
     assert "already has an organization" in again.content.decode()
 
 
@@ -295,7 +310,7 @@ def test_viewer_can_read_but_not_change_policies(sim_org: SimOrg, connection: Aw
     assert viewer.get(reverse("policy_list", args=[connection.pk])).status_code == 200
     response = viewer.post(
         reverse("policy_type_enable", args=[connection.pk]),
-        {"root_id": root_id(sim_org), "policy_type": "INSPECTOR_POLICY", "confirm": "on"},
+        {"root_id": root_id(sim_org), "policy_type": "INSPECTOR_POLICY", "confirm": "on", "confirmed": "on"},
     )
     assert response.status_code == 403
     assert sim_org.client.list_roots()["Roots"][0]["PolicyTypes"] == []
@@ -345,3 +360,124 @@ def test_demo_invalid_effective_policies_are_listed_with_errors_and_linked_from_
     assert invalid_account in listing and row.validation_errors[0]["code"] in listing
     inbox = client.get(reverse("inbox")).content.decode()
     assert "Effective policies to fix" in inbox and invalid_account in inbox
+
+
+# --- the common house: keyset lists, htmx partials, the review step, history --------------------
+
+
+def test_policy_list_pages_by_keyset_and_htmx_gets_only_the_rows(connection: AwsConnection, personas: Any) -> None:
+    Policy.objects.bulk_create(
+        Policy(connection=connection, policy_id=f"p-{n:08d}", name=f"Policy {n:03d}", type="TAG_POLICY")
+        for n in range(120)
+    )
+    viewer = personas.login(Client(), "viewer")
+    url = reverse("policy_list", args=[connection.pk])
+
+    first = viewer.get(url, {"type": "TAG_POLICY"})
+    html = first.content.decode()
+    assert first.status_code == 200
+    assert "Policy 000" in html and "Policy 049" in html and "Policy 050" not in html
+    cursor = first.context["page"].next_cursor
+    assert cursor and f"cursor={cursor}" in html and "page=" not in html
+
+    second = viewer.get(url, {"type": "TAG_POLICY", "cursor": cursor}, HTTP_HX_REQUEST="true")
+    rows = second.content.decode()
+    assert second.status_code == 200
+    assert "<html" not in rows and 'id="rows"' in rows
+    assert "Policy 050" in rows and "Policy 099" in rows and "Policy 049" not in rows
+
+    last = viewer.get(url, {"type": "TAG_POLICY", "cursor": second.context["page"].next_cursor})
+    assert [p.name for p in last.context["page"].rows] == [f"Policy {n:03d}" for n in range(100, 120)]
+    assert last.context["page"].next_cursor is None
+
+
+def test_a_damaged_page_link_or_an_unknown_type_is_a_400_that_says_what_was_ignored(
+    connection: AwsConnection, personas: Any
+) -> None:
+    viewer = personas.login(Client(), "viewer")
+    for name in ("policy_list", "invalid_effective_policies", "organization"):
+        damaged = viewer.get(reverse(name, args=[connection.pk]), {"cursor": "not-a-cursor"})
+        assert damaged.status_code == 400, name
+        assert "out of date or damaged" in damaged.content.decode()
+    unknown = viewer.get(reverse("policy_list", args=[connection.pk]), {"type": "NO_SUCH_POLICY", "q": "a\x00b"})
+    assert unknown.status_code == 400
+    assert "NO_SUCH_POLICY" in unknown.content.decode() and "not text a search can use" in unknown.content.decode()
+    assert viewer.get(reverse("policy_detail", args=[connection.pk, "p-\x00"])).status_code == 404
+
+
+def test_a_policy_action_shows_what_will_be_sent_before_anything_is_sent(
+    sim_org: SimOrg, connection: AwsConnection, admin: Client
+) -> None:
+    member = sim_org.add_member()
+    sim_org.client.enable_policy_type(RootId=root_id(sim_org), PolicyType="INSPECTOR_POLICY")
+    synced(connection)
+    form = {"name": "Inspector EC2", "description": "Scan EC2", "type": "INSPECTOR_POLICY"}
+    review = admin.post(reverse("policy_create", args=[connection.pk]), {**form, "content": json.dumps(INSPECTOR)})
+    html = review.content.decode()
+    assert review.status_code == 200
+    assert "What will be sent to AWS" in html and "CreatePolicy" in html and "enable_in_regions" in html
+    assert sim_org.client.list_policies(Filter="INSPECTOR_POLICY")["Policies"] == []
+    assert not AuditEvent.objects.filter(action="policy.create").exists()
+
+    confirmed = admin.post(
+        reverse("policy_create", args=[connection.pk]), {**form, "content": json.dumps(INSPECTOR), "confirmed": "on"}
+    )
+    assert confirmed.status_code == 302
+    policy = Policy.objects.get(connection=connection, name="Inspector EC2")
+
+    attach = admin.post(
+        reverse("policy_attach", args=[connection.pk]), {"policy_id": policy.policy_id, "target_id": member}
+    )
+    assert attach.status_code == 200
+    assert "AttachPolicy" in attach.content.decode() and member in attach.content.decode()
+    assert not PolicyAttachment.objects.filter(policy=policy).exists()
+
+    delete = admin.get(reverse("policy_delete", args=[connection.pk]), {"policy": policy.policy_id})
+    assert delete.status_code == 200 and "DeletePolicy" in delete.content.decode()
+    assert Policy.objects.get(pk=policy.pk).vanished_at is None
+
+
+def test_policy_actions_and_the_sync_write_the_policy_history(
+    sim_org: SimOrg, connection: AwsConnection, admin: Client
+) -> None:
+    sim_org.client.enable_policy_type(RootId=root_id(sim_org), PolicyType="INSPECTOR_POLICY")
+    synced(connection)
+    created = admin.post(
+        reverse("policy_create", args=[connection.pk]),
+        {
+            "name": "Scan",
+            "description": "",
+            "type": "INSPECTOR_POLICY",
+            "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
+        },
+    )
+    assert created.status_code == 302
+    policy = Policy.objects.get(connection=connection, name="Scan")
+    admin.post(
+        reverse("policy_update", args=[connection.pk]),
+        {
+            "policy_id": policy.policy_id,
+            "name": "Scan everything",
+            "description": "",
+            "content": json.dumps(INSPECTOR),
+            "confirmed": "on",
+        },
+    )
+    # A change made in AWS behind the portal's back: the next sync records it.
+    sim_org.client.update_policy(PolicyId=policy.policy_id, Description="Edited in the console")
+    synced(connection)
+    admin.post(reverse("policy_delete", args=[connection.pk]), {"policy_id": policy.policy_id, "confirmed": "on"})
+
+    history = list(PolicyChange.objects.filter(policy=policy).values_list("kind", "changes"))
+    assert [kind for kind, _ in history] == ["action", "action", "changed", "vanished"]
+    assert history[0][1]["name"] == [None, "Scan"]
+    assert history[1][1] == {"name": ["Scan", "Scan everything"]}
+    assert history[2][1] == {"description": ["", "Edited in the console"]}
+    # The sync that follows an action finds nothing more to write.
+    assert PolicyChange.objects.filter(policy=policy, sync_run__isnull=False).count() == 1
+    detail = admin.get(reverse("policy_detail", args=[connection.pk, policy.policy_id]))
+    assert detail.status_code == 404  # deleted: no longer listed
+    Policy.objects.filter(pk=policy.pk).update(vanished_at=None)
+    page = admin.get(reverse("policy_detail", args=[connection.pk, policy.policy_id])).content.decode()
+    assert "History" in page and "Changed by a portal action" in page and "Edited in the console" in page
