@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "transfers",
     "handshakes",
     "policies",
+    "approvals",
 ]
 
 MIDDLEWARE = [
