@@ -3,6 +3,8 @@ may see, and the pending ones waiting for the user's decision (the inbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import QuerySet
 from django.http import Http404
 
@@ -32,13 +34,23 @@ def get_request_for_user(user: User, pk: int) -> ApprovalRequest:
         raise Http404("No such approval request") from None
 
 
-def waiting_for(user: User) -> tuple[list[ApprovalRequest], list[ApprovalRequest]]:
-    """(pending requests `user` may approve, pending requests `user` asked for): two queries
-    however many connections, the roles read once."""
+def _held(roles: Mapping[int, frozenset[str]], connection_id: int) -> frozenset[str]:
+    try:
+        return roles[connection_id]  # a defaultdict (a superuser's) answers every connection
+    except KeyError:
+        return frozenset()
+
+
+def waiting_for(
+    user: User, roles: Mapping[int, frozenset[str]] | None = None
+) -> tuple[list[ApprovalRequest], list[ApprovalRequest]]:
+    """(pending requests `user` may approve, pending requests `user` asked for): one query however
+    many connections, plus one for the roles unless the page read them already (`roles`)."""
     if not user.is_authenticated:
         return [], []
     pending = list(requests_for(user).filter(state=State.PENDING).order_by("answer_by", "id")[: INBOX_SHOWN * 5])
-    roles = roles_by_connection(user)
-    theirs = [a for a in pending if may_decide(a, user, roles[a.connection_id]) and not a.is_due()]
+    if roles is None:
+        roles = roles_by_connection(user)
+    theirs = [a for a in pending if may_decide(a, user, _held(roles, a.connection_id)) and not a.is_due()]
     mine = [a for a in pending if a.requester_id == user.pk]
     return theirs[:INBOX_SHOWN], mine[:INBOX_SHOWN]

@@ -12,7 +12,8 @@ register = template.Library()
 
 
 @register.simple_tag
-def approvals_waiting_for(user: Any) -> dict[str, Any]:
-    """{"theirs": requests `user` may approve, "mine": requests `user` asked for}, all pending."""
-    theirs, mine = waiting_for(user)
+def approvals_waiting_for(user: Any, roles: Any = None) -> dict[str, Any]:
+    """{"theirs": requests `user` may approve, "mine": requests `user` asked for}, all pending.
+    `roles` (connection id -> roles, as `roles_by_connection` gives) saves reading them again."""
+    theirs, mine = waiting_for(user, roles or None)
     return {"theirs": theirs, "mine": mine}
