@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.urls import reverse
 
+from handshakes.action_views import BILLING_TRANSFER_CONSEQUENCES
 from orgportal.action_views import run_action, safe_next
 from orgportal.models import Role
 from orgportal.pages import HtmxHttpRequest
@@ -60,6 +61,8 @@ def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "Approve",
             "approve and send",
             intro=f"Approving sends exactly what {approval.requester_label} asked for, as you, on their behalf.",
+            # The checker reads what the requester read before asking.
+            consequences=BILLING_TRANSFER_CONSEQUENCES if approval.action == "handshake.accept" else (),
         ),
         operation=_operation(approval),
         params=lambda f: approval.params,

@@ -64,10 +64,12 @@ def request_decided(approval: ApprovalRequest, *, actor: Any, request: HttpReque
     _tell(approval.state, approval)
 
 
-def request_refused(approval: ApprovalRequest, *, actor: Any, why: str, request: HttpRequest | None = None) -> None:
-    """A decision refused (the requester approving their own request): audited as denied."""
+def request_refused(
+    approval: ApprovalRequest, *, actor: Any, verb: str, why: str, request: HttpRequest | None = None
+) -> None:
+    """A decision refused (the requester approving or rejecting their own request): audited as denied."""
     record(
-        action="approval.approve",
+        action=f"approval.{verb}",
         actor=actor,
         request=request,
         connection=approval.connection,

@@ -154,11 +154,11 @@ def require_checker(approval: ApprovalRequest, user: Any) -> None:
         raise PermissionDenied(f"Approving this needs the {names} role on {approval.connection.name}.")
 
 
-def _refuse_own(approval: ApprovalRequest, actor: Any, request: HttpRequest | None) -> None:
+def _refuse_own(approval: ApprovalRequest, actor: Any, request: HttpRequest | None, *, verb: str) -> None:
     if actor.pk == approval.requester_id:
         why = "You asked for this yourself: a different person must approve or reject it."
         with transaction.atomic():
-            events.request_refused(approval, actor=actor, why=why, request=request)
+            events.request_refused(approval, actor=actor, verb=verb, why=why, request=request)
         raise ActionRefused(why, status=403)
 
 
@@ -242,7 +242,7 @@ def request_approve(
     approves, when someone else decided first, or when the request lapsed; ActionFailed when AWS
     refused the call (the request is then `failed`)."""
     require_checker(approval, actor)
-    _refuse_own(approval, actor, request)
+    _refuse_own(approval, actor, request, verb="approve")
     if lapse_if_moot(approval, actor=actor, request=request):
         raise ActionRefused(f"This request lapsed: {approval.outcome} Nothing was sent.", status=409)
     with transaction.atomic():
@@ -275,7 +275,7 @@ def request_reject(
 ) -> ApprovalRequest:
     """Reject a pending request with a reason; nothing is sent."""
     require_checker(approval, actor)
-    _refuse_own(approval, actor, request)
+    _refuse_own(approval, actor, request, verb="reject")
     if lapse_if_moot(approval, actor=actor, request=request):
         raise ActionRefused(f"This request lapsed: {approval.outcome}", status=409)
     with transaction.atomic():

@@ -106,6 +106,7 @@ def test_the_requester_cannot_approve_their_own_request(
     assert response.status_code == 403
     approval.refresh_from_db()
     assert approval.state == State.PENDING
+    assert ("approval.reject", "denied", "april") in _audit()
 
 
 def test_a_superuser_requester_cannot_override_the_second_person(
@@ -131,6 +132,7 @@ def test_a_second_approver_approves_and_exactly_the_requested_call_is_made_once(
     bob = people.client("bob")
     review = bob.get(reverse("approval_approve", args=[approval.pk]))
     assert review.status_code == 200 and "AcceptHandshake" in review.content.decode()
+    assert "separate invoice" in review.content.decode()  # bob reads what april read before asking
     response = bob.post(
         reverse("approval_approve", args=[approval.pk]), {"confirmed": "on", "reason": "Checked the PO"}
     )
