@@ -22,7 +22,7 @@ from django.utils import timezone
 from orgportal import aws
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import require_role
-from orgportal.writepath import ActionClaim, ActionRefused, apply_to_row, resource_key
+from orgportal.writepath import ActionClaim, ActionRefused, PlannedAction, apply_to_row, pass_gates, resource_key
 from transfers.models import Direction as TransferDirection
 from transfers.models import ResponsibilityTransfer
 from transfers.services import resync_transfer, start_choices
@@ -132,6 +132,19 @@ def handshake_answer(*, handshake: Handshake, verb: str, actor: Any, request: Ht
     require_role(actor, handshake.connection, answer.role)
     # Fail fast, on the row as loaded, before touching the claim table.
     check_open(handshake, direction=answer.direction, verb=verb)
+    params = {"HandshakeId": handshake.handshake_id}
+    pass_gates(
+        PlannedAction(
+            action=f"handshake.{verb}",
+            connection=handshake.connection,
+            actor=actor,
+            request=request,
+            resource=handshake.handshake_id,
+            operation=answer.operation,
+            params=params,
+            arguments={"handshake": handshake, "verb": verb},
+        )
+    )
     with ActionClaim(
         connection=handshake.connection,
         actor=actor,
@@ -142,7 +155,7 @@ def handshake_answer(*, handshake: Handshake, verb: str, actor: Any, request: Ht
         resync=lambda: resync_handshake(handshake),
     ) as claim:
         check_open(refreshed(handshake), direction=answer.direction, verb=verb)
-        data = claim.call(answer.operation, {"HandshakeId": handshake.handshake_id})
+        data = claim.call(answer.operation, params)
         return apply_handshake(handshake=handshake, data=data["Handshake"])
 
 
@@ -175,6 +188,20 @@ def organization_invite_account(
     """Invite an account (by id or email) to join this organization (InviteAccountToOrganization).
     An account that belongs to another organization may be invited too. Operator role."""
     require_role(actor, connection, Role.OPERATOR)
+    params = invitation_params(target_id, target_type, notes, tags)
+    pass_gates(
+        PlannedAction(
+            action="organization.invite_account",
+            connection=connection,
+            actor=actor,
+            request=request,
+            resource=f"{target_type}:{target_id}",
+            operation="InviteAccountToOrganization",
+            params=params,
+            arguments={"target_id": target_id, "target_type": target_type, "notes": notes, "tags": tags},
+            submission=submission,
+        )
+    )
     with ActionClaim(
         connection=connection,
         actor=actor,
@@ -184,7 +211,7 @@ def organization_invite_account(
         key=resource_key(f"invite-account:{connection.pk}", target_id.lower()),
         submission=submission,
     ) as claim:
-        data = claim.call("InviteAccountToOrganization", invitation_params(target_id, target_type, notes, tags))
+        data = claim.call("InviteAccountToOrganization", params)
         return create_sent_handshake(connection=connection, data=data["Handshake"])
 
 
@@ -218,6 +245,19 @@ def organization_enable_all_features(
     APPROVE_ALL_FEATURES handshake. Admin role."""
     require_role(actor, connection, Role.ADMIN)
     check_all_features_off(connection)
+    pass_gates(
+        PlannedAction(
+            action="organization.enable_all_features",
+            connection=connection,
+            actor=actor,
+            request=request,
+            resource=connection.organization_id or connection.name,
+            operation="EnableAllFeatures",
+            params={},
+            arguments={},
+            submission=submission,
+        )
+    )
     with ActionClaim(
         connection=connection,
         actor=actor,
@@ -259,6 +299,26 @@ def transfer_invite(
         )
     params = invitation_params(
         target_id, target_type, notes, tags, Type="BILLING", SourceName=source_name, StartTimestamp=start_at
+    )
+    pass_gates(
+        PlannedAction(
+            action="transfer.invite",
+            connection=connection,
+            actor=actor,
+            request=request,
+            resource=f"{target_type}:{target_id}",
+            operation="InviteOrganizationToTransferResponsibility",
+            params=params,
+            arguments={
+                "target_id": target_id,
+                "target_type": target_type,
+                "source_name": source_name,
+                "start_at": start_at,
+                "notes": notes,
+                "tags": tags,
+            },
+            submission=submission,
+        )
     )
     with ActionClaim(
         connection=connection,

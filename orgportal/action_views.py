@@ -28,7 +28,7 @@ from .action_forms import ActionForm, InviteForm
 from .models import AwsConnection
 from .pages import HtmxHttpRequest
 from .roles import request_roles_on
-from .writepath import ActionFailed, ActionRefused
+from .writepath import ActionFailed, ActionHeld, ActionRefused
 
 ACTION_TEMPLATE = "orgportal/action_page.html"
 
@@ -106,6 +106,16 @@ def run_action(
         if row_partial is not None and _from_row(request):
             return row_partial({"failure": failure, "status": failure.status})
         return render(request, ACTION_TEMPLATE, page, status=failure.status)
+    except ActionHeld as held:
+        # Not sent: held for a second person. Said like a success, and the user goes to the page
+        # that tracks it (a row's cell says it in place).
+        if row_partial is not None and _from_row(request):
+            response = row_partial({"done": held.message, "status": 200})
+            return trigger_client_event(response, "orgportal:action-held", {"message": held.message})
+        messages.info(request, held.message)
+        if request.htmx:
+            return trigger_client_event(HttpResponseClientRedirect(held.url), "orgportal:action-held", {})
+        return HttpResponseRedirect(held.url)
     except ActionRefused as refusal:
         page.update(step="edit", refusal=refusal, call=describe_call(operation, params(form)))
         if row_partial is not None and _from_row(request):

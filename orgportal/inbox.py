@@ -101,5 +101,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "sent": sent,
             "sent_total": totals[Direction.SENT],
             "changes": recent_changes(ids, CHANGES_SHOWN),
+            # Read once for every section that asks what the user may do (the approvals partial too).
+            "roles": roles,
         },
     )

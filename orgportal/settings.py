@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "handshakes",
     "policies",
     "notifications",
+    "approvals",
 ]
 
 MIDDLEWARE = [

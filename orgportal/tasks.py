@@ -70,10 +70,11 @@ def ensure_schedule(interval_seconds: int | None = None) -> bool:
     (idempotent); True if anything changed."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+    from approvals.tasks import ensure_schedule as ensure_lapse_schedule
     from audit.tasks import ensure_schedule as ensure_checkpoint_schedule
 
     every = interval_seconds or settings.SYNC_INTERVAL_SECONDS
-    checkpoint_changed = ensure_checkpoint_schedule()
+    checkpoint_changed = ensure_lapse_schedule() | ensure_checkpoint_schedule()
     with transaction.atomic():
         schedule, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
         task, created = PeriodicTask.objects.get_or_create(

@@ -23,6 +23,7 @@ urlpatterns = [
     path("organization/", include("policies.urls")),
     path("audit/", include("audit.urls")),
     path("notifications/", include("notifications.urls")),
+    path("approvals/", include("approvals.urls")),
     # The admin's own login would skip the lockout and the audit trail.
     path("admin/login/", auth.admin_login),
     path("admin/", admin.site.urls),

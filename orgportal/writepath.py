@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -115,6 +116,55 @@ class ActionFailed(Exception):
         if (self.error.http_status or 0) >= 500 or self.code in {"ServiceException", "TooManyRequestsException"}:
             return 502
         return 400
+
+
+class ActionHeld(ActionRefused):
+    """Nothing was sent to AWS *yet*: a gate holds the action (a second person must approve it).
+    `held` is what the gate made of it, `url` the page that says what happens next."""
+
+    status = 202
+
+    def __init__(self, message: str, *, held: Any, url: str) -> None:
+        super().__init__(message)
+        self.held = held
+        self.url = url
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """An action a service is about to claim and send, told to the gates first: who, on which
+    resource, the exact AWS call, and the service's own `arguments` (besides the connection, the
+    actor and the request), so that a gate that holds it can run the same service later with
+    nothing re-entered."""
+
+    action: str
+    connection: AwsConnection
+    actor: Any
+    request: HttpRequest | None
+    resource: str
+    operation: str
+    params: dict[str, Any]
+    arguments: dict[str, Any]
+    submission: str = ""
+
+
+# Gates see every planned action before its claim and may hold it by raising ActionHeld (or refuse
+# it with ActionRefused). A feature app registers one from its AppConfig.ready(), so the write
+# path never imports the app that holds actions (two-person approval: approvals.services.gate).
+Gate = Callable[[PlannedAction], None]
+_GATES: list[Gate] = []
+
+
+def register_gate(gate: Gate) -> None:
+    if gate not in _GATES:
+        _GATES.append(gate)
+
+
+def pass_gates(planned: PlannedAction) -> None:
+    """Let every registered gate see `planned`; returns only if none holds or refuses it. A
+    service calls this after its role and cheap guard, before its `ActionClaim`."""
+    for gate in _GATES:
+        gate(planned)
 
 
 def resource_key(kind: str, aws_id: str) -> str:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from orgportal import aws
 from orgportal.models import Role
 from orgportal.roles import require_role
-from orgportal.writepath import ActionClaim, ActionRefused, apply_to_row, resource_key
+from orgportal.writepath import ActionClaim, ActionRefused, PlannedAction, apply_to_row, pass_gates, resource_key
 
 from .models import ResponsibilityTransfer, accept_by
 from .sync import TRANSFER, transfer_row
@@ -143,6 +143,18 @@ def transfer_terminate(
             )
 
     check()
+    pass_gates(
+        PlannedAction(
+            action="transfer.terminate",
+            connection=transfer.connection,
+            actor=actor,
+            request=request,
+            resource=transfer.transfer_id,
+            operation="TerminateResponsibilityTransfer",
+            params={"Id": transfer.transfer_id, "EndTimestamp": end_at},
+            arguments={"transfer": transfer, "end_at": end_at},
+        )
+    )
     with _claim(transfer, actor=actor, request=request, action="transfer.terminate") as claim:
         check()
         data = claim.call(

@@ -9,7 +9,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FEATURES = ("transfers", "handshakes", "policies")
+FEATURES = ("transfers", "handshakes", "policies", "approvals")
 PROJECT = ("orgportal", "audit", *FEATURES)
 FOUNDATION = (
     "orgportal/writepath.py",

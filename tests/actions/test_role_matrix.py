@@ -13,6 +13,7 @@ from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from approvals.models import ApprovalRequest, ApprovalRule
 from audit.models import AuditEvent
 from handshakes.models import Direction as HandshakeDirection
 from handshakes.models import Handshake
@@ -46,6 +47,7 @@ ACTION_URLS = action_urls()
 
 
 def test_the_matrix_covers_every_action_view_of_both_areas() -> None:
+    import approvals.action_views
     import handshakes.action_views
     import transfers.action_views
 
@@ -60,15 +62,21 @@ def test_the_matrix_covers_every_action_view_of_both_areas() -> None:
         "transfer_cancel",
         "transfer_rename",
         "transfer_terminate",
+        "approval_approve",
+        "approval_reject",
+        "approval_withdraw",
+        "approval_rule",
     } <= names
     # Every routed view of the action modules is marked (so it is in the matrix).
-    for module in (handshakes.action_views, transfers.action_views):
+    for module in (handshakes.action_views, transfers.action_views, approvals.action_views):
         for view in vars(module).values():
             if callable(view) and getattr(view, "__module__", "") == module.__name__ and hasattr(view, "__wrapped__"):
                 assert hasattr(view, "action_role"), view
 
 
-def _scene(connection: AwsConnection) -> dict[str, Any]:
+def _scene(connection: AwsConnection, requester: Any, someone: Any) -> dict[str, Any]:
+    """One of each target on `connection`; the approval requests were asked by `someone` (no
+    persona: anyone may decide it) and by `requester` (the operator persona: only they withdraw)."""
     now = timezone.now()
     common = {"connection": connection, "requested_at": now, "expires_at": now + timezone.timedelta(days=10)}
     received = Handshake.objects.create(
@@ -102,7 +110,30 @@ def _scene(connection: AwsConnection) -> dict[str, Any]:
         name="Accepted one",
         status="ACCEPTED",
     )
+    asked = {"connection": connection, "checker_role": Role.APPROVER, "answer_by": now + timezone.timedelta(days=5)}
+    approval = ApprovalRequest.objects.create(
+        action="handshake.accept",
+        resource=received.handshake_id,
+        operation="AcceptHandshake",
+        params={"HandshakeId": received.handshake_id},
+        arguments={"handshake": received.pk, "verb": "accept"},
+        requester=someone,
+        requester_label=someone.username,
+        **asked,
+    )
+    own_approval = ApprovalRequest.objects.create(
+        action="organization.invite_account",
+        resource="ACCOUNT:444444444444",
+        operation="InviteAccountToOrganization",
+        params={"Target": {"Id": "444444444444", "Type": "ACCOUNT"}},
+        arguments={"target_id": "444444444444", "target_type": "ACCOUNT", "notes": "", "tags": None},
+        requester=requester,
+        requester_label=requester.username,
+        **asked,
+    )
     return {
+        "approval_request": approval,
+        "own_approval_request": own_approval,
         "received_handshake": received,
         "sent_handshake": sent,
         "requested_transfer": requested,
@@ -121,15 +152,25 @@ def _state() -> tuple[Any, ...]:
         InFlightAction.objects.count(),
         tuple(Handshake.objects.order_by("pk").values_list("state", "changed_at")),
         tuple(ResponsibilityTransfer.objects.order_by("pk").values_list("status", "name", "changed_at")),
+        AuditEvent.objects.filter(action__startswith="approval").count(),
+        tuple(ApprovalRequest.objects.order_by("pk").values_list("state", "decided_by_id")),
+        tuple(ApprovalRule.objects.order_by("pk").values_list("actions", "checker_role")),
     )
 
 
 USERS = ["superuser", "admin", "operator", "approver", "viewer", "auditor", "outsider", "anonymous"]
 
 
-def _expected(user: str, role: str, own: bool) -> int | str:
+def _expected(user: str, role: str, own: bool, target: str = "") -> int | str:
     if user == "anonymous":
         return 302
+    if target == "own_approval_request":
+        # Only the requester (the operator persona) withdraws: not an admin, not a superuser.
+        if user == "superuser":
+            return 403
+        if not own or user == "outsider":
+            return 404
+        return "allowed" if user == "operator" else 403
     if user == "superuser":
         return "allowed"
     if not own or user == "outsider":
@@ -138,10 +179,11 @@ def _expected(user: str, role: str, own: bool) -> int | str:
 
 
 def test_every_action_url_by_every_role_on_own_and_other_connection(
-    personas: Any, make_connection: Callable[..., AwsConnection]
+    personas: Any, make_connection: Callable[..., AwsConnection], make_user: Callable[..., Any]
 ) -> None:
-    own = _scene(personas.connection)
-    other = _scene(make_connection(name="Someone else's payer"))
+    someone = make_user("rita")
+    own = _scene(personas.connection, personas.operator, someone)
+    other = _scene(make_connection(name="Someone else's payer"), personas.operator, someone)
     before = _state()
     failures: list[str] = []
     for name, role, target in ACTION_URLS:
@@ -151,7 +193,7 @@ def test_every_action_url_by_every_role_on_own_and_other_connection(
                 client.force_login(getattr(personas, user))
             for is_own, scene in ((True, own), (False, other)):
                 url = _url(name, target, scene)
-                expected = _expected(user, role, is_own)
+                expected = _expected(user, role, is_own, target)
                 for method in ("get", "post"):
                     response = getattr(client, method)(url, {})
                     status = response.status_code
@@ -165,8 +207,10 @@ def test_every_action_url_by_every_role_on_own_and_other_connection(
     assert _state() == before
 
 
-def test_a_forged_confirmed_post_without_the_role_is_refused_before_anything_happens(personas: Any) -> None:
-    scene = _scene(personas.connection)
+def test_a_forged_confirmed_post_without_the_role_is_refused_before_anything_happens(
+    personas: Any, make_user: Callable[..., Any]
+) -> None:
+    scene = _scene(personas.connection, personas.operator, make_user("rita"))
     before = _state()
     client = personas.login(Client(), "viewer")
     response = client.post(
@@ -175,13 +219,19 @@ def test_a_forged_confirmed_post_without_the_role_is_refused_before_anything_hap
     assert response.status_code == 403
     response = client.post(reverse("transfer_terminate", args=[scene["accepted_transfer"].pk]), {"confirmed": "on"})
     assert response.status_code == 403
+    # Deciding a request needs the checker's roles; withdrawing one is the requester's alone.
+    response = client.post(reverse("approval_approve", args=[scene["approval_request"].pk]), {"confirmed": "on"})
+    assert response.status_code == 403
+    admin = personas.login(Client(), "admin")
+    response = admin.post(reverse("approval_withdraw", args=[scene["own_approval_request"].pk]), {"confirmed": "on"})
+    assert response.status_code == 403
     assert _state() == before
 
 
-def test_buttons_are_hidden_from_roles_that_cannot_use_them(personas: Any) -> None:
+def test_buttons_are_hidden_from_roles_that_cannot_use_them(personas: Any, make_user: Callable[..., Any]) -> None:
     from django.template import engines
 
-    scene = _scene(personas.connection)
+    scene = _scene(personas.connection, personas.operator, make_user("rita"))
     template = engines["django"].from_string(
         '{% include "handshakes/_actions.html" with handshake=received %}{% include "transfers/_actions.html" with transfer=accepted %}'
     )

@@ -1,0 +1,109 @@
+"""The one place a request's life is told: created, decided (approved, rejected, withdrawn),
+lapsed, and its outcome. Each writes the audit event (who, when, chained like every other event,
+so the CSV export carries it) and then tells every listener — the seam where notifications
+(approvers' inboxes by mail, the calendar) hook in: `listeners.append(fn)`, `fn(kind, request)`,
+called once the transaction that made the change commits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from audit.events import record
+
+from .models import ApprovalRequest
+
+# kind is "created", "approved", "rejected", "withdrawn", "lapsed", "executed" or "failed".
+Listener = Callable[[str, ApprovalRequest], None]
+listeners: list[Listener] = []
+
+
+def _details(approval: ApprovalRequest, **more: Any) -> dict[str, Any]:
+    return {
+        "request": approval.pk,
+        "requested_action": approval.action,
+        "operation": approval.operation,
+        "aws_params": approval.params,
+        "requested_by": approval.requester_label,
+        "answer_by": approval.answer_by.isoformat(),
+        **more,
+    }
+
+
+def _tell(kind: str, approval: ApprovalRequest) -> None:
+    for listener in list(listeners):
+        transaction.on_commit(lambda listener=listener: listener(kind, approval))  # type: ignore[misc]
+
+
+def request_created(approval: ApprovalRequest, *, request: HttpRequest | None = None) -> None:
+    record(
+        action="approval.request",
+        actor=approval.requester,
+        request=request,
+        connection=approval.connection,
+        resource=approval.resource,
+        params=_details(approval, checker_role=approval.checker_role),
+    )
+    _tell("created", approval)
+
+
+def request_decided(approval: ApprovalRequest, *, actor: Any, request: HttpRequest | None = None) -> None:
+    """Approved, rejected or withdrawn (`approval.state`), by `actor`, with the reason given."""
+    verb = {"approved": "approve", "rejected": "reject", "withdrawn": "withdraw"}[approval.state]
+    record(
+        action=f"approval.{verb}",
+        actor=actor,
+        request=request,
+        connection=approval.connection,
+        resource=approval.resource,
+        params=_details(approval, reason=approval.reason),
+    )
+    _tell(approval.state, approval)
+
+
+def request_refused(
+    approval: ApprovalRequest, *, actor: Any, verb: str, why: str, request: HttpRequest | None = None
+) -> None:
+    """A decision refused (the requester approving or rejecting their own request): audited as denied."""
+    record(
+        action=f"approval.{verb}",
+        actor=actor,
+        request=request,
+        connection=approval.connection,
+        resource=approval.resource,
+        params=_details(approval),
+        outcome="denied",
+        error=why,
+    )
+
+
+def request_lapsed(approval: ApprovalRequest, *, actor: Any = None, request: HttpRequest | None = None) -> None:
+    record(
+        action="approval.lapse",
+        actor=actor,
+        actor_label="" if actor is not None else "system",
+        request=request,
+        connection=approval.connection,
+        resource=approval.resource,
+        params=_details(approval, why=approval.outcome),
+    )
+    _tell("lapsed", approval)
+
+
+def request_executed(approval: ApprovalRequest, *, actor: Any, request: HttpRequest | None = None) -> None:
+    """The outcome of an approved request: the service ran as the approver, on the requester's behalf."""
+    failed = approval.state == "failed"
+    record(
+        action="approval.execute",
+        actor=actor,
+        request=request,
+        connection=approval.connection,
+        resource=approval.resource,
+        params=_details(approval, on_behalf_of=approval.requester_label, approved_by=approval.decided_by_label),
+        outcome="error" if failed else "ok",
+        error=approval.outcome if failed else "",
+    )
+    _tell(approval.state, approval)
