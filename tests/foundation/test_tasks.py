@@ -124,6 +124,7 @@ def test_a_transient_aws_failure_makes_the_task_retry_and_a_refusal_does_not(
     from orgportal.tasks import TransientSyncError
 
     settings.AWS_MAX_ATTEMPTS = 1
+    settings.SYNC_RETRY_ROUNDS = 0
     aws.forget_clients()
     orgsim.set_faults(operation="DescribeOrganization", error_rate=1.0)
     with pytest.raises(TransientSyncError):
