@@ -686,6 +686,7 @@ def call(connection: Any, operation: str, purpose: str = "read", **params: Any) 
     response = _with_rounds(lambda: _send(method, operation, params, page=False))
     return CallResult(response, str(response.get("ResponseMetadata", {}).get("RequestId", "")))
 
+
 # How many per-item calls (DescribePolicy per policy, ...) one sync keeps in flight.
 FAN_OUT = 4
 

@@ -403,7 +403,9 @@ def account_row(item: dict[str, Any]) -> dict[str, Any]:
 # --- one connection ---------------------------------------------------------------------------
 
 
-INTERRUPTED_ERROR = "The sync stopped before it finished (its worker was stopped or lost). The next sync reads everything again."
+INTERRUPTED_ERROR = (
+    "The sync stopped before it finished (its worker was stopped or lost). The next sync reads everything again."
+)
 TAKEN_OVER_ERROR = "This sync went silent for too long and another sync of the connection took over."
 
 
