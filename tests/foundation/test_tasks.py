@@ -87,7 +87,7 @@ def test_a_real_celery_worker_process_executes_a_sync(sim_connection: AwsConnect
         "ORGPORTAL_TESTING": "false",
         "ORGPORTAL_VAR_DIR": str(settings.VAR_DIR),
         "DJANGO_SETTINGS_MODULE": "orgportal.settings",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "orgportal", "worker", "--pool", "solo", "-Q", queue,
