@@ -8,6 +8,9 @@ Nothing else in the project builds a boto3 client or catches a botocore exceptio
 - pages every list call to the end with MaxResults 20 (botocore has no paginators for the
   responsibility-transfer calls, and a page may be empty yet carry a NextToken);
 - records what a sync costs (calls, pages, retries, throttles) in the current `recording()`;
+- gives each sync its own retry budget (`retry_budget()`): botocore's retry quota, fresh for the
+  sync instead of one per cached client for the life of the process, and a few more rounds of
+  botocore's attempts, with backoff, for a call whose attempts all failed transiently;
 - turns every error the service model lists — and every reason enum of the constraint and
   input exceptions — into a sentence a finance user can act on;
 - exposes the service model's enums and constraints so forms validate with AWS's own rules.
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +48,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from botocore.model import ServiceModel
+from botocore.retries.quota import RetryQuota
+from botocore.retries.standard import RetryQuotaChecker
 from django.conf import settings
 
 if TYPE_CHECKING:
@@ -429,6 +436,97 @@ def _record_call(response: dict[str, Any], operation: str, *, page: bool) -> Non
             stats.pages_by_operation[operation] += 1
 
 
+# --- retry budgets ----------------------------------------------------------------------------
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Between rounds the gateway waits as botocore does for throttling: full jitter over 1 s doubling
+# per round, at most 20 s.
+ROUND_BACKOFF_BASE = 1.0
+ROUND_BACKOFF_MAX = 20.0
+
+
+@dataclass
+class RetryBudget:
+    """What one sync may spend on retries.
+
+    `quota` is botocore's retry quota (500 units; a throttled retry costs 5, another 14, and only
+    successes give units back). botocore keeps one per client, and clients are cached for the
+    life of the process, so one throttling storm used to leave every later sync of that
+    connection with no retries at all. `rounds` is how many more times the gateway repeats a
+    call (a list page) whose botocore attempts all failed transiently, instead of failing the sync.
+    """
+
+    quota: RetryQuota = field(default_factory=RetryQuota)
+    rounds: int = 0
+
+
+_budget: contextvars.ContextVar[RetryBudget | None] = contextvars.ContextVar("orgportal_aws_budget", default=None)
+
+
+@contextmanager
+def retry_budget(*, rounds: int = 0) -> Iterator[RetryBudget]:
+    """A fresh retry budget for every call made in this context (and the threads it starts)."""
+    budget = RetryBudget(rounds=rounds)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
+class _ScopedQuota:
+    """Stands in for a client's RetryQuota: inside `retry_budget()` retries draw on that budget,
+    elsewhere (a single action, "Test connection") on the client's own quota, as botocore does."""
+
+    def __init__(self, own: RetryQuota) -> None:
+        self._own = own
+
+    def _current(self) -> RetryQuota:
+        budget = _budget.get()
+        return budget.quota if budget is not None else self._own
+
+    def acquire(self, capacity_amount: int) -> bool:
+        return bool(self._current().acquire(capacity_amount))
+
+    def release(self, capacity_amount: int) -> None:
+        self._current().release(capacity_amount)
+
+    @property
+    def available_capacity(self) -> int:
+        return int(self._current().available_capacity)
+
+
+def _scope_retry_quota(client: Any) -> None:
+    # botocore offers no public handle on a client's retry quota: it hangs off the retry handler
+    # registered under this unique id (botocore/retries/standard.py, register_retry_handler). The
+    # legacy mode has no quota, so nothing is found and nothing changes.
+    entry = client.meta.events._emitter._unique_id_handlers.get(f"retry-config-{SERVICE}")
+    handler = getattr(entry["handler"], "__self__", None) if entry else None
+    checker = getattr(handler, "_retry_quota", None)
+    if isinstance(checker, RetryQuotaChecker) and not isinstance(checker._quota, _ScopedQuota):
+        checker._quota = _ScopedQuota(checker._quota)
+
+
+def _with_rounds(attempt: Callable[[], R]) -> R:
+    """`attempt()`, repeated after a backoff while the budget has rounds left for a transient error."""
+    budget = _budget.get()
+    done = 0
+    while True:
+        try:
+            return attempt()
+        except AwsError as error:
+            if budget is None or done >= budget.rounds or not error.transient:
+                raise
+        stats = _recording.get()
+        if stats is not None:
+            with stats.lock:
+                stats.retries += 1
+        time.sleep(random.uniform(0, min(ROUND_BACKOFF_MAX, ROUND_BACKOFF_BASE * 2**done)))
+        done += 1
+
+
 # --- clients ----------------------------------------------------------------------------------
 
 _clients: dict[tuple[Any, ...], Any] = {}
@@ -548,6 +646,7 @@ def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
         except (BotoCoreError, ClientError) as exc:
             raise AwsError.from_exception(exc, operation="AssumeRole") from exc
         client.meta.events.register_first(f"needs-retry.{SERVICE}", _count_attempt)
+        _scope_retry_quota(client)
         # Drop clients of the same connection+purpose built from older settings.
         for old in [k for k in _clients if k[:2] == key[:2]]:
             del _clients[old]
@@ -581,22 +680,24 @@ def _client(client_or_connection: Any, purpose: str) -> Any:
     return client_or_connection
 
 
-def call(connection: Any, operation: str, purpose: str = "read", **params: Any) -> CallResult:
-    """One API call (e.g. "AcceptHandshake"): the response and its request id, or AwsError."""
-    client = _client(connection, purpose)
+def _send(method: Any, operation: str, params: dict[str, Any], *, page: bool) -> dict[str, Any]:
+    """One request with botocore's attempts; recorded, and any failure turned into AwsError."""
     try:
-        response = _method(client, operation)(**params)
+        response: dict[str, Any] = method(**params)
     except (BotoCoreError, ClientError) as exc:
-        error = AwsError.from_exception(exc, operation)
         if isinstance(exc, ClientError):
             _record_call(exc.response, operation, page=False)
-        raise error from exc
-    _record_call(response, operation, page=False)
+        raise AwsError.from_exception(exc, operation) from exc
+    _record_call(response, operation, page=page)
+    return response
+
+
+def call(connection: Any, operation: str, purpose: str = "read", **params: Any) -> CallResult:
+    """One API call (e.g. "AcceptHandshake"): the response and its request id, or AwsError."""
+    method = _method(_client(connection, purpose), operation)
+    response = _with_rounds(lambda: _send(method, operation, params, page=False))
     return CallResult(response, str(response.get("ResponseMetadata", {}).get("RequestId", "")))
 
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 # How many per-item calls (DescribePolicy per policy, ...) one sync keeps in flight.
 FAN_OUT = 4
@@ -635,13 +736,7 @@ def iter_responses(
     params = {"MaxResults": MAX_RESULTS, **params}
     seen_tokens: set[str] = set()
     while True:
-        try:
-            response = method(**params)
-        except (BotoCoreError, ClientError) as exc:
-            if isinstance(exc, ClientError):
-                _record_call(exc.response, operation, page=False)
-            raise AwsError.from_exception(exc, operation) from exc
-        _record_call(response, operation, page=True)
+        response = _with_rounds(lambda: _send(method, operation, params, page=True))
         yield response
         token = response.get("NextToken")
         if not token:

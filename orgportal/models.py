@@ -154,17 +154,24 @@ class Grant(models.Model):
 
 
 class SyncRun(models.Model):
-    """One pass of AWS -> database for a connection: what it cost and what it changed."""
+    """One pass of AWS -> database for a connection: what it cost and what it changed.
+
+    A running sync beats (`heartbeat_at`) every few seconds; a run still "running" whose beat
+    stopped belongs to a killed worker, and whoever finds it (the next sync of the connection, or
+    the reaper) closes it as "interrupted".
+    """
 
     class Status(models.TextChoices):
         RUNNING = "running"
         OK = "ok"
         FAILED = "failed"
+        INTERRUPTED = "interrupted"
 
     connection = models.ForeignKey(AwsConnection, on_delete=models.CASCADE, related_name="sync_runs")
     started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
     calls = models.PositiveIntegerField(default=0)
     pages = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)
@@ -177,7 +184,13 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["connection", "-started_at"])]
+        indexes = [
+            models.Index(fields=["connection", "-started_at"]),
+            # The reaper's walk: only the few runs still open, however long the history grows.
+            models.Index(
+                fields=["heartbeat_at"], condition=models.Q(status="running"), name="syncrun_running_heartbeat"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"sync {self.connection} {self.started_at:%Y-%m-%d %H:%M} {self.status}"

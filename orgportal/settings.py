@@ -227,7 +227,14 @@ SECURE_REFERRER_POLICY = "same-origin"
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # A message not acknowledged within the visibility timeout (its worker died with it) goes
+    # back to the queue; swept every 10 s. It must outlast a sync and a retry's countdown (60 s
+    # at most): a sync still running is only skipped by its claim, at the cost of a message.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", "120"),
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
 else:
     for _sub in ("out", "processed", "control"):
         (CELERY_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
@@ -246,6 +253,10 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "false")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# A task whose worker process dies (SIGKILL, out of memory) is requeued for another worker,
+# not acknowledged as failed.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -305,6 +316,18 @@ NOTIFY_CLAIM_TIMEOUT_SECONDS = envint("NOTIFY_CLAIM_TIMEOUT_SECONDS", "300")
 NOTIFY_WEBHOOK_TIMEOUT_SECONDS = envint("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", "10")
 NOTIFY_TICK_SECONDS = envint("NOTIFY_TICK_SECONDS", "60")
 NOTIFY_DIGEST_HOUR = envint("NOTIFY_DIGEST_HOUR", "7")
+
+# Syncs that finish. A running sync beats every SYNC_HEARTBEAT_SECONDS; silent for
+# SYNC_CLAIM_TIMEOUT_SECONDS it counts as dead (a killed worker): its claim is free again and beat's
+# reaper, every SYNC_REAPER_SECONDS, closes its run and queues the sync again. A call whose
+# botocore attempts (AWS_MAX_ATTEMPTS) all failed transiently is tried SYNC_RETRY_ROUNDS more times.
+SYNC_HEARTBEAT_SECONDS = envint("SYNC_HEARTBEAT_SECONDS", "10")
+SYNC_CLAIM_TIMEOUT_SECONDS = envint("SYNC_CLAIM_TIMEOUT_SECONDS", "60")
+SYNC_REAPER_SECONDS = envint("SYNC_REAPER_SECONDS", "15")
+SYNC_RETRY_ROUNDS = envint("SYNC_RETRY_ROUNDS", "3")
+if SYNC_CLAIM_TIMEOUT_SECONDS < 2 * SYNC_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("SYNC_CLAIM_TIMEOUT_SECONDS must be at least twice SYNC_HEARTBEAT_SECONDS")
+
 
 LOGGING = {
     "version": 1,

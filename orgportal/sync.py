@@ -16,6 +16,14 @@ The engine's rules:
   its lists was read — a partial list never vanishes anything;
 - the next page is fetched from AWS while the current one is written (a small prefetch thread),
   so database work hides behind network latency.
+
+A sync that dies (a SIGKILLed or lost worker) cannot clean up after itself, so a running sync
+beats: at most every SYNC_HEARTBEAT_SECONDS, whenever it gets control (a page written, or while
+it waits for one), it refreshes its claim and its run's `heartbeat_at`. A claim silent for
+SYNC_CLAIM_TIMEOUT_SECONDS is abandoned: the next sync takes it and closes the dead run as
+"interrupted", and beat's reaper (`reap_interrupted_syncs`) does the same for connections nobody
+syncs, so their sync can be queued again at once. A sync whose claim was taken over that way
+stops at its next beat. Each sync has its own retry budget (`aws.retry_budget`).
 """
 
 from __future__ import annotations
@@ -35,7 +43,8 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import aws, bulk
@@ -43,9 +52,6 @@ from .history import CachedAwsObject, ObservedChange
 from .models import Account, AwsConnection, SyncRun
 
 log = logging.getLogger(__name__)
-
-# A claim older than this is a sync that died without releasing it (a killed worker).
-CLAIM_TIMEOUT_SECONDS = getattr(settings, "SYNC_CLAIM_TIMEOUT_SECONDS", 1800)
 
 Kind = ObservedChange.Kind
 
@@ -117,6 +123,7 @@ class Upsert:
 
     def page(self, rows: Iterable[dict[str, Any]]) -> None:
         """Apply one page of mapped rows (dicts of `mirror.fields`)."""
+        beat()
         mirror = self.mirror
         new: list[tuple[dict[str, Any], str]] = []
         changed: list[tuple[int, dict[str, Any], str, bool]] = []
@@ -282,7 +289,7 @@ class PageStream:
         try:
             finished = False
             while not finished:
-                item = self.buffer.get()
+                item = self._next()
                 if item is self._done:
                     return
                 if isinstance(item, BaseException):
@@ -306,6 +313,14 @@ class PageStream:
                     raise failure
         finally:
             self.close()
+
+    def _next(self) -> Any:
+        # A slow or throttled list keeps the writer waiting here: it still beats meanwhile.
+        while True:
+            try:
+                return self.buffer.get(timeout=1.0)
+            except queue.Empty:
+                beat()
 
     def close(self) -> None:
         self.stopping.set()
@@ -388,10 +403,25 @@ def account_row(item: dict[str, Any]) -> dict[str, Any]:
 # --- one connection ---------------------------------------------------------------------------
 
 
+INTERRUPTED_ERROR = (
+    "The sync stopped before it finished (its worker was stopped or lost). The next sync reads everything again."
+)
+TAKEN_OVER_ERROR = "This sync went silent for too long and another sync of the connection took over."
+
+
+def _abandoned_before() -> datetime:
+    """A claim (or a run) whose last beat is older than this belongs to a sync that died."""
+    return timezone.now() - timedelta(seconds=settings.SYNC_CLAIM_TIMEOUT_SECONDS)
+
+
 def claim(connection: AwsConnection) -> datetime | None:
-    """Claim `connection` for a sync; the claim time, or None when another sync holds it."""
+    """Claim `connection` for a sync; the claim time, or None when another sync holds it.
+
+    `sync_claimed_at` is the holder's last heartbeat, so a claim left by a killed worker is free
+    again SYNC_CLAIM_TIMEOUT_SECONDS after its last beat.
+    """
+    stale = _abandoned_before()
     now = timezone.now()
-    stale = now - timedelta(seconds=CLAIM_TIMEOUT_SECONDS)
     won = (
         AwsConnection.objects.filter(pk=connection.pk)
         .filter(Q(sync_claimed_at__isnull=True) | Q(sync_claimed_at__lt=stale))
@@ -403,6 +433,80 @@ def claim(connection: AwsConnection) -> datetime | None:
 def release(connection: AwsConnection, claimed_at: datetime) -> None:
     # Only our own claim: after a timeout another sync may have taken over.
     AwsConnection.objects.filter(pk=connection.pk, sync_claimed_at=claimed_at).update(sync_claimed_at=None)
+
+
+def close_interrupted(runs: models.QuerySet[SyncRun]) -> int:
+    """Close `runs` still marked running as interrupted, as of their last beat; how many."""
+    return runs.filter(status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.INTERRUPTED,
+        finished_at=Coalesce(F("heartbeat_at"), F("started_at")),
+        error=INTERRUPTED_ERROR,
+    )
+
+
+def reap_interrupted_syncs() -> list[int]:
+    """Close the runs of syncs that died and free their claims; their connections' ids.
+
+    A run is dead when both its own beat and its connection's claim are older than the timeout
+    (a live sync refreshes both). Beat runs this every SYNC_REAPER_SECONDS and queues the
+    connections' syncs again, so a killed sync is finished by another worker within about
+    SYNC_CLAIM_TIMEOUT_SECONDS + SYNC_REAPER_SECONDS, whatever the broker did with its message.
+    """
+    stale = _abandoned_before()
+    dead = (
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING)
+        .filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale))
+        .filter(Q(connection__sync_claimed_at__isnull=True) | Q(connection__sync_claimed_at__lt=stale))
+    )
+    found = dict(dead.values_list("pk", "connection_id"))
+    if not found:
+        return []
+    close_interrupted(SyncRun.objects.filter(pk__in=list(found)))
+    connection_ids = sorted(set(found.values()))
+    connections = AwsConnection.objects.filter(pk__in=connection_ids)
+    connections.update(last_sync_ok=False, last_sync_error=INTERRUPTED_ERROR)
+    connections.filter(sync_claimed_at__lt=stale).update(sync_claimed_at=None)
+    log.warning("closed interrupted syncs of connections %s", connection_ids)
+    return connection_ids
+
+
+class ClaimLost(Exception):
+    """The running sync's claim was taken over (it went silent longer than the timeout)."""
+
+
+class Heartbeat:
+    """Keeps one running sync's claim and run visibly alive (see the module docstring)."""
+
+    def __init__(self, connection: AwsConnection, run: SyncRun, claimed_at: datetime) -> None:
+        self.connection, self.run, self.claimed_at = connection, run, claimed_at
+        self.every = settings.SYNC_HEARTBEAT_SECONDS
+        self.due = time.monotonic() + self.every
+        # Database work stays on the sync's own thread (the page readers only talk to AWS).
+        self.thread = threading.get_ident()
+
+    def beat(self) -> None:
+        if threading.get_ident() != self.thread or time.monotonic() < self.due:
+            return
+        now = timezone.now()
+        kept = AwsConnection.objects.filter(pk=self.connection.pk, sync_claimed_at=self.claimed_at).update(
+            sync_claimed_at=now
+        )
+        if kept != 1:
+            raise ClaimLost(f"connection {self.connection.pk}: the sync claim was taken over")
+        self.claimed_at = now
+        SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=now)
+        self.run.heartbeat_at = now
+        self.due = time.monotonic() + self.every
+
+
+_heartbeat: contextvars.ContextVar[Heartbeat | None] = contextvars.ContextVar("orgportal_sync_heartbeat", default=None)
+
+
+def beat() -> None:
+    """Refresh the running sync's heartbeat when one is due (cheap otherwise; no-op outside a sync)."""
+    heartbeat = _heartbeat.get()
+    if heartbeat is not None:
+        heartbeat.beat()
 
 
 IDENTITY_FIELDS = (
@@ -443,7 +547,8 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
     """One sync of `connection`; its SyncRun, or None when another sync of it is under way.
 
     AWS failures are recorded on the SyncRun (`status` failed, `error` in plain words) and on the
-    connection; the AwsError is kept on `run.aws_error` so the task can decide to retry.
+    connection; the AwsError is kept on `run.aws_error` so the task can decide to retry. A sync
+    whose claim was taken over ends "interrupted" and leaves the connection to the new holder.
     Anything else is a bug: recorded, then raised.
     """
     from handshakes.sync import handshake_lists, sync_handshakes
@@ -454,13 +559,17 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
     if claimed_at is None:
         log.info("connection %s is already being synced; skipped", connection.pk)
         return None
-    run = SyncRun.objects.create(connection=connection, started_at=timezone.now())
+    # We hold the claim, so any run of this connection still open belongs to a sync that died.
+    close_interrupted(SyncRun.objects.filter(connection=connection))
+    run = SyncRun.objects.create(connection=connection, started_at=claimed_at, heartbeat_at=claimed_at)
     run.aws_error = None  # type: ignore[attr-defined]
+    heartbeat = Heartbeat(connection, run, claimed_at)
+    beating = _heartbeat.set(heartbeat)
     counts = Counts()
     started = time.monotonic()
     failure: BaseException | None = None
     try:
-        with aws.recording() as stats:
+        with aws.recording() as stats, aws.retry_budget(rounds=settings.SYNC_RETRY_ROUNDS):
             try:
                 client = aws.client_for(connection, "read")
                 organization = aws.call(client, "DescribeOrganization").data["Organization"]
@@ -489,26 +598,34 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
         failure = exc
         run.aws_error = exc  # type: ignore[attr-defined]
         run.error = f"{exc.user_message} ({exc.code}{', request ' + exc.request_id if exc.request_id else ''})"
+    except ClaimLost as exc:
+        failure = exc
+        run.error = TAKEN_OVER_ERROR
     except BaseException as exc:
         failure = exc
         run.error = f"Unexpected error: {type(exc).__name__}: {exc}"
         log.exception("sync of connection %s failed", connection.pk)
     finally:
+        _heartbeat.reset(beating)
         run.created, run.changed = counts.created, counts.changed
         run.unchanged, run.vanished = counts.unchanged, counts.vanished
-        run.status = SyncRun.Status.FAILED if failure is not None else SyncRun.Status.OK
+        if isinstance(failure, ClaimLost):
+            run.status = SyncRun.Status.INTERRUPTED
+        else:
+            run.status = SyncRun.Status.FAILED if failure is not None else SyncRun.Status.OK
         run.finished_at = timezone.now()
         run.save()
-        outcome: dict[str, Any] = {
-            "last_sync_ok": failure is None,
-            "last_sync_error": run.error,
-        }
-        if failure is None:
-            outcome["last_synced_at"] = run.finished_at
-        AwsConnection.objects.filter(pk=connection.pk).update(**outcome)
-        for name, value in outcome.items():
-            setattr(connection, name, value)
-        release(connection, claimed_at)
+        if not isinstance(failure, ClaimLost):  # the connection's outcome is the new holder's to write
+            outcome: dict[str, Any] = {
+                "last_sync_ok": failure is None,
+                "last_sync_error": run.error,
+            }
+            if failure is None:
+                outcome["last_synced_at"] = run.finished_at
+            AwsConnection.objects.filter(pk=connection.pk).update(**outcome)
+            for name, value in outcome.items():
+                setattr(connection, name, value)
+            release(connection, heartbeat.claimed_at)
         log.info(
             "synced connection %s in %.2fs: %s (%d calls, %d pages, +%d ~%d =%d -%d)",
             connection.pk,
@@ -521,6 +638,6 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
             run.unchanged,
             run.vanished,
         )
-    if failure is not None and not isinstance(failure, aws.AwsError):
+    if failure is not None and not isinstance(failure, (aws.AwsError, ClaimLost)):
         raise failure
     return run

@@ -4,6 +4,12 @@ Beat runs `sync_all` every SYNC_INTERVAL_SECONDS; it queues one `sync_connection
 enabled connection, so many connections sync in parallel across every worker. "Sync now" queues
 the same task. A transient AWS failure (throttling, a 5xx, the network) retries with exponential
 backoff and jitter; a refusal (bad credentials, access denied) does not — the SyncRun says why.
+
+Tasks are acknowledged only when they end and rejected back to the queue when their worker
+process dies (settings: `task_acks_late`, `task_reject_on_worker_lost`). A whole worker killed
+mid-sync may take its message with it (the filesystem broker) or leave it unacknowledged until
+the broker's visibility timeout (Redis), so beat also runs `reap_syncs` every
+SYNC_REAPER_SECONDS: it closes the runs whose heartbeat stopped and queues their sync again.
 """
 
 from __future__ import annotations
@@ -17,11 +23,12 @@ from django.db import transaction
 
 from . import aws
 from .models import AwsConnection
-from .sync import sync_connection
+from .sync import reap_interrupted_syncs, sync_connection
 
 log = logging.getLogger(__name__)
 
 SCHEDULE_NAME = "orgportal: sync every connection"
+REAPER_SCHEDULE_NAME = "orgportal: close interrupted syncs"
 
 
 class TransientSyncError(Exception):
@@ -31,7 +38,8 @@ class TransientSyncError(Exception):
 @shared_task(
     autoretry_for=(TransientSyncError,),
     retry_backoff=5,
-    retry_backoff_max=300,
+    # Below the broker's visibility timeout: Redis would hand a task waiting longer to a second worker.
+    retry_backoff_max=60,
     retry_jitter=True,
     max_retries=5,
 )
@@ -60,33 +68,48 @@ def sync_all() -> int:
     return len(ids)
 
 
+@shared_task
+def reap_syncs() -> int:
+    """Close the runs of syncs that died with their worker and sync those connections again."""
+    connection_ids = reap_interrupted_syncs()
+    for pk in connection_ids:
+        sync_connection_task.delay(pk, manual=True)  # finish what was asked, paused or not
+    return len(connection_ids)
+
+
 def queue_sync(connection: AwsConnection) -> None:
     """What "Sync now" does: queue the beat's task once the current transaction commits."""
     sync_connection_task.delay_on_commit(connection.pk, manual=True)
 
 
 def ensure_schedule(interval_seconds: int | None = None) -> bool:
-    """Create or update the beat entries for `sync_all` and the audit trail's signed checkpoint
-    (idempotent); True if anything changed."""
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
+    """Create or update beat's entries (idempotent): `sync_all` every `interval_seconds`
+    (SYNC_INTERVAL_SECONDS by default), `reap_syncs` every SYNC_REAPER_SECONDS, the audit trail's
+    signed checkpoint and the approvals' lapse check. True if anything changed."""
     from approvals.tasks import ensure_schedule as ensure_lapse_schedule
     from audit.tasks import ensure_schedule as ensure_checkpoint_schedule
 
     every = interval_seconds or settings.SYNC_INTERVAL_SECONDS
-    checkpoint_changed = ensure_lapse_schedule() | ensure_checkpoint_schedule()
+    others = ensure_lapse_schedule() | ensure_checkpoint_schedule()
     with transaction.atomic():
-        schedule, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
-        task, created = PeriodicTask.objects.get_or_create(
-            name=SCHEDULE_NAME,
-            defaults={"task": sync_all.name, "interval": schedule, "args": json.dumps([])},
-        )
-        if created:
-            return True
-        if task.interval_id != schedule.pk or task.task != sync_all.name or not task.enabled:
-            task.interval = schedule
-            task.task = sync_all.name
-            task.enabled = True
-            task.save()
-            return True
-    return checkpoint_changed
+        synced = _ensure_entry(SCHEDULE_NAME, sync_all.name, every)
+        reaped = _ensure_entry(REAPER_SCHEDULE_NAME, reap_syncs.name, settings.SYNC_REAPER_SECONDS)
+    return synced | reaped | others
+
+
+def _ensure_entry(name: str, task_name: str, every: int) -> bool:
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    schedule, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
+    task, created = PeriodicTask.objects.get_or_create(
+        name=name, defaults={"task": task_name, "interval": schedule, "args": json.dumps([])}
+    )
+    if created:
+        return True
+    if task.interval_id != schedule.pk or task.task != task_name or not task.enabled:
+        task.interval = schedule
+        task.task = task_name
+        task.enabled = True
+        task.save()
+        return True
+    return False

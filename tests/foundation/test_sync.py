@@ -33,8 +33,9 @@ def _fresh_clients() -> None:
 
 @pytest.fixture
 def one_attempt(settings: Any) -> None:
-    """No botocore retries: a failure fails at once (keeps fault tests fast)."""
+    """No retries, botocore's or the sync's: a failure fails at once (keeps fault tests fast)."""
     settings.AWS_MAX_ATTEMPTS = 1
+    settings.SYNC_RETRY_ROUNDS = 0
 
 
 def start_of_month_after_next(now: datetime) -> datetime:

@@ -87,7 +87,7 @@ def test_a_real_celery_worker_process_executes_a_sync(sim_connection: AwsConnect
         "ORGPORTAL_TESTING": "false",
         "ORGPORTAL_VAR_DIR": str(settings.VAR_DIR),
         "DJANGO_SETTINGS_MODULE": "orgportal.settings",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "orgportal", "worker", "--pool", "solo", "-Q", queue,
@@ -124,6 +124,7 @@ def test_a_transient_aws_failure_makes_the_task_retry_and_a_refusal_does_not(
     from orgportal.tasks import TransientSyncError
 
     settings.AWS_MAX_ATTEMPTS = 1
+    settings.SYNC_RETRY_ROUNDS = 0
     aws.forget_clients()
     orgsim.set_faults(operation="DescribeOrganization", error_rate=1.0)
     with pytest.raises(TransientSyncError):

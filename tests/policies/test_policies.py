@@ -406,7 +406,9 @@ def test_a_damaged_page_link_or_an_unknown_type_is_a_400_that_says_what_was_igno
     nul = viewer.get(reverse("policy_list", args=[connection.pk]), {"q": "a\x00b"})
     assert nul.status_code == 400
     assert "NUL" in nul.content.decode() or "control character" in nul.content.decode()
-    assert viewer.get(reverse("policy_detail", args=[connection.pk, "p-\x00"])).status_code == 400  # refused at the door
+    assert (
+        viewer.get(reverse("policy_detail", args=[connection.pk, "p-\x00"])).status_code == 400
+    )  # refused at the door
 
 
 def test_a_policy_action_shows_what_will_be_sent_before_anything_is_sent(
