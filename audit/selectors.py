@@ -15,7 +15,7 @@ from django.db.models.functions import Cast
 from orgportal.models import AwsConnection, Role
 from orgportal.roles import User, connections_for
 
-from .csv import copy_csv, csv_bytes
+from .csv import IsoUtc, copy_csv, csv_bytes
 from .models import AuditEvent
 
 EXPORT_HEADER = (
@@ -143,7 +143,7 @@ def _export_values(events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent, tuple[A
     return (
         events.order_by("id")
         .annotate(
-            time_text=Cast("time", TextField()),
+            time_text=IsoUtc("time"),
             roles_text=Cast("roles", TextField()),
             params_text=Cast("params", TextField()),
         )
