@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timeuntil
 
 from orgportal import labels
-from orgportal.deadlines import urgency
+from orgportal.deadlines import RULE, urgency
 
 register = template.Library()
 
@@ -96,3 +96,9 @@ def countdown(deadline: datetime | None) -> SafeString:
         utc.strftime("%Y-%m-%d %H:%M"),
         "deadline passed" if passed else f"{timeuntil(utc)} left",
     )
+
+
+@register.simple_tag
+def urgency_rule() -> str:
+    """The urgency rule in words, for the pages that grade deadlines (orgportal/deadlines.py)."""
+    return RULE
