@@ -14,6 +14,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("", inbox.inbox, name="inbox"),
     path("accounts/", include("orgportal.auth_urls")),
+    path("accounts/", include("orgportal.user_urls")),
     path("connections/", include("orgportal.connection_urls")),
     path("transfers/", include("transfers.urls")),
     path("handshakes/", include("handshakes.urls")),
