@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
-from . import auth, inbox
+from . import auth, billing_map, inbox
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -13,6 +13,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("", inbox.inbox, name="inbox"),
+    path("billing-map/", billing_map.billing_map, name="billing_map"),
     path("accounts/", include("orgportal.auth_urls")),
     path("accounts/", include("orgportal.user_urls")),
     path("connections/", include("orgportal.connection_urls")),
