@@ -1,7 +1,8 @@
 """The one CSV format behind every export (audit, transfers, handshakes) and `export_audit`.
 
 The format: UTF-8, comma-separated, LF line ends, a cell quoted (with doubled quotes inside)
-only when it holds , " CR or LF, None as an empty cell, and a text cell that a spreadsheet would
+only when it holds , " CR or LF, None as an empty cell, a time in ISO 8601 in UTC with its zone
+said (`2025-07-01T00:00:00Z`: a spreadsheet in another zone must not guess), and a text cell that a spreadsheet would
 read as a formula led by a single quote: one that starts with a tab or a carriage return, or whose
 first character after any leading whitespace and Unicode spaces (NBSP, U+3000, the BOM, LF, the
 other Zs spaces, which spreadsheets trim: LibreOffice's "trim spaces") is = + - @ or one of their
@@ -23,11 +24,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
 from django.db import connections
-from django.db.models import CharField, IntegerField, QuerySet, TextField
+from django.db.models import CharField, Func, IntegerField, QuerySet, TextField
 from django.http import HttpRequest, StreamingHttpResponse
 
 from .events import record
@@ -66,13 +68,45 @@ _FORMULA_IN_COLUMN = re.compile(f"\x1f(?:{_FORMULA.pattern})")
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
 
 
+def iso_utc(value: datetime) -> str:
+    """A time as the CSV writes it: ISO 8601 in UTC, ended by Z (a naive time is taken as UTC)."""
+    utc = value.astimezone(UTC) if value.tzinfo else value
+    return utc.replace(tzinfo=None).isoformat() + "Z"
+
+
+class IsoUtc(Func):
+    """A time column as the database's text in ISO 8601 UTC with a Z, for the exports that read
+    times as text (the audit trail's, and COPY, which takes text columns only). PostgreSQL writes
+    microseconds always; SQLite keeps what Django stored (no fraction when there was none)."""
+
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Django stores UTC as "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        return self.as_sql(compiler, connection, template="(replace(%(expressions)s, ' ', 'T') || 'Z')", **extra)
+
+
+def _text(cell: Any) -> str:
+    if cell is None:
+        return ""
+    return iso_utc(cell) if isinstance(cell, datetime) else str(cell)
+
+
 def _quoted(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text
 
 
 def _row_text(row: Sequence[Any]) -> str:
     """One row as a line (without its end), a cell at a time."""
-    line = ",".join(_quoted("" if cell is None else str(cell)) for cell in neutralize(row))
+    line = ",".join(_quoted(_text(cell)) for cell in neutralize(row))
     # A lone empty cell is written "" (as the csv module does), or the row would read as none.
     return '""' if len(row) == 1 and not line else line
 
@@ -83,7 +117,10 @@ def _column_text(column: tuple[Any, ...]) -> list[str]:
     Each check runs once over the whole column at C speed; only a column that needs it (a None,
     a formula, a comma or quote) pays for a Python-level pass over its cells.
     """
-    texts = list(map(str, ["" if cell is None else cell for cell in column] if None in column else column))
+    if datetime in set(map(type, column)):  # a time column (checked at C speed): ISO 8601 with Z
+        texts = list(map(_text, column))
+    else:
+        texts = list(map(str, ["" if cell is None else cell for cell in column] if None in column else column))
     joined = _SEPARATOR + _SEPARATOR.join(texts)
     if _FORMULA_IN_COLUMN.search(joined) is not None:
         texts = [

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import models
 
+from orgportal import labels
 from orgportal.history import CachedAwsObject, ObservedChange
 from transfers.models import accept_by
 
@@ -97,17 +98,8 @@ class Handshake(CachedAwsObject):
 
     @property
     def action_label(self) -> str:
-        """What the handshake asks, in words; an action type AWS adds later reads as its name."""
-        return ACTION_LABELS.get(self.action) or self.action.replace("_", " ").capitalize()
-
-
-ACTION_LABELS = {
-    "TRANSFER_RESPONSIBILITY": "Billing transfer",
-    "INVITE": "Join the organization",
-    "ENABLE_ALL_FEATURES": "Enable all features",
-    "APPROVE_ALL_FEATURES": "Approve all features",
-    "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE": "Add the Organizations service-linked role",
-}
+        """What the handshake asks, in the console's words (orgportal/labels.py)."""
+        return labels.plain(self.action, "action")
 
 
 class HandshakeChange(ObservedChange):

@@ -647,6 +647,9 @@ def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
             raise AwsError.from_exception(exc, operation="AssumeRole") from exc
         client.meta.events.register_first(f"needs-retry.{SERVICE}", _count_attempt)
         _scope_retry_quota(client)
+        if connection.pk is None:
+            # An unsaved connection ("Test connection" before saving): used once, never kept.
+            return client
         # Drop clients of the same connection+purpose built from older settings.
         for old in [k for k in _clients if k[:2] == key[:2]]:
             del _clients[old]

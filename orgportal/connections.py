@@ -1,4 +1,5 @@
-"""Services of the connection pages: who may add one, save it (audited), test its credentials.
+"""Services of the connection pages: who may add one, save it (audited), test its credentials —
+saved ones, or the ones a form holds before it is saved.
 
 Views stay thin and call these. Secrets never reach the audit trail or a log: the trail only
 says which secret fields were replaced (or dropped, when the endpoint changed).
@@ -17,7 +18,7 @@ from audit.events import record
 
 from . import aws
 from .forms import ConnectionForms
-from .models import AwsConnection, AwsCredentials, Grant, Role
+from .models import AwsConnection, AwsCredentials, CredentialMode, Grant, Role
 from .roles import SignedInUser
 from .sync import identity_from, save_identity
 
@@ -129,7 +130,7 @@ class TestResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _test(connection: AwsConnection, purpose: str) -> TestResult:
+def _test(connection: AwsConnection, purpose: str, *, remember: bool = True) -> TestResult:
     try:
         organization = aws.call(connection, "DescribeOrganization", purpose).data["Organization"]
     except aws.AwsError as exc:
@@ -163,7 +164,7 @@ def _test(connection: AwsConnection, purpose: str) -> TestResult:
     result.caller_email = account.get("Email", "")
     if result.feature_set != "ALL":
         result.notes.append("Billing transfers need all features enabled in the organization.")
-    if purpose == "read":
+    if purpose == "read" and remember:
         save_identity(connection, identity_from(organization, {"Id": account["Id"], "Email": account.get("Email", "")}))
     return result
 
@@ -179,6 +180,63 @@ def connection_test(*, connection: AwsConnection, actor: SignedInUser, request: 
         connection=connection,
         resource=f"connection/{connection.pk}",
         params={r.purpose: ("ok" if r.ok else r.error_code or "failed") for r in results},
+        outcome="ok" if all(r.ok for r in results) else "error",
+        error="; ".join(r.error or " ".join(r.notes) for r in results if not r.ok),
+    )
+    return results
+
+
+def connection_try(*, forms: ConnectionForms, actor: SignedInUser, request: HttpRequest | None) -> list[TestResult]:
+    """ "Test connection" before saving: the credentials the valid `forms` hold, built in memory
+    (nothing is saved, no client is kept) and tried through the gateway like a saved
+    connection's. Audited as a test of an unsaved connection; a secret never reaches the trail."""
+    form = forms.form
+    connection: AwsConnection = form.instance  # the posted name and endpoint, unsaved
+    read = AwsCredentials(pk=None)
+    if connection.pk is not None:
+        # Blank keeps the stored secret (as Save would): start from the stored credentials.
+        stored = connection.read_credentials
+        read = AwsCredentials(
+            mode=stored.mode,
+            profile_name=stored.profile_name,
+            role_arn=stored.role_arn,
+            access_key_id=stored.access_key_id,
+            secret_access_key_encrypted=stored.secret_access_key_encrypted,
+        )
+    forms.read.apply(read)
+    tried = [("read", read)]
+    if form.cleaned_data["use_action_credentials"]:
+        stored_action = connection.action_credentials if connection.action_credentials_id else None
+        action = AwsCredentials(
+            mode=stored_action.mode if stored_action else CredentialMode.KEYS,
+            access_key_id=stored_action.access_key_id if stored_action else "",
+            secret_access_key_encrypted=stored_action.secret_access_key_encrypted if stored_action else "",
+        )
+        forms.action.apply(action)
+        tried.append(("action", action))
+    results = []
+    for purpose, credentials in tried:
+        # Each set is tried as the read credentials of an unsaved connection (the gateway keeps
+        # no client of a connection without a pk), named by its purpose in the result.
+        trial = AwsConnection(
+            name=connection.name, endpoint_url=connection.endpoint_url, external_id=connection.external_id
+        )
+        trial.read_credentials = credentials
+        result = _test(trial, "read", remember=False)
+        result.purpose = purpose
+        results.append(result)
+    record(
+        action="connection.tested",
+        actor=actor,
+        request=request,
+        connection=connection if connection.pk is not None else None,
+        resource=f"connection/{connection.pk}" if connection.pk is not None else "connection/unsaved",
+        params={
+            "unsaved": True,
+            "name": connection.name,
+            "endpoint_url": connection.endpoint_url,
+            **{r.purpose: ("ok" if r.ok else r.error_code or "failed") for r in results},
+        },
         outcome="ok" if all(r.ok for r in results) else "error",
         error="; ".join(r.error or " ".join(r.notes) for r in results if not r.ok),
     )

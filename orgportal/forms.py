@@ -76,8 +76,16 @@ class CredentialsForm(forms.Form):
         required=False,
         label="Secret access key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Write-only. Leave blank to keep the stored one.",
+        help_text="Write-only: stored encrypted, never shown again.",
     )
+
+    # The fields each mode reads; a field typed for another mode is refused, never dropped silently.
+    MODE_FIELDS = {
+        CredentialMode.DEFAULT_CHAIN: (),
+        CredentialMode.PROFILE: ("profile_name",),
+        CredentialMode.ASSUME_ROLE: ("role_arn",),
+        CredentialMode.KEYS: ("access_key_id", "secret_access_key"),
+    }
 
     def __init__(
         self, *args: Any, instance: AwsCredentials | None = None, allow_ambient: bool = False, **kwargs: Any
@@ -95,6 +103,10 @@ class CredentialsForm(forms.Form):
                 "access_key_id": instance.access_key_id,
             }
         super().__init__(*args, **kwargs)
+        if instance is not None and instance.mode == CredentialMode.KEYS and instance.secret_access_key_encrypted:
+            self.fields[
+                "secret_access_key"
+            ].help_text = "Write-only: stored encrypted, never shown again. Leave blank to keep the stored one."
         if not allow_ambient:
             # Shown without them; the field still knows them, so clean() can say why it refuses.
             form_field(self, "mode", forms.ChoiceField).widget.choices = [
@@ -125,7 +137,29 @@ class CredentialsForm(forms.Form):
                     self.add_error("role_arn", exc)
         if mode == CredentialMode.KEYS:
             self._clean_keys(data)
+        if mode:
+            self._refuse_unused(CredentialMode(mode), data)
         return data
+
+    def _refuse_unused(self, mode: CredentialMode, data: dict[str, Any]) -> None:
+        """A value typed into a field the chosen mode does not read is an error, not dropped: the
+        user meant something (typed keys with the mode left at "default chain" would otherwise
+        save a connection without them). A value shown back from the stored credentials (the key
+        id after switching a keys connection to a role) is not typed, so it passes."""
+        used = self.MODE_FIELDS[mode]
+        stored = self.instance
+        for name in ("profile_name", "role_arn", "access_key_id", "secret_access_key"):
+            value = data.get(name) or ""
+            if not value or name in used or name in self.errors:
+                continue
+            if name != "secret_access_key" and stored is not None and getattr(stored, name) == value:
+                continue
+            wanted = next(m for m, fields in self.MODE_FIELDS.items() if name in fields)
+            self.add_error(
+                name,
+                f"{self.fields[name].label} is filled in but “{mode.label}” does not use it: "
+                f"choose “{wanted.label}” or clear the field.",
+            )
 
     def _clean_keys(self, data: dict[str, Any]) -> None:
         key_id, secret = data.get("access_key_id", ""), data.get("secret_access_key", "")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,9 +22,16 @@ from django_htmx.middleware import HtmxDetails
 
 from audit.csv import csv_bytes, stream_csv
 
-from .listing import C, Listing, sort_links
+from .listing import C, Listing, parse_ordering, sort_links
 from .models import Account, AwsConnection, Role, SyncRun
-from .roles import User, connections_for, get_connection_for_user, request_user, require_role, roles_by_connection
+from .roles import (
+    User,
+    connections_for,
+    get_connection_for_user,
+    request_user,
+    require_role,
+    roles_by_connection,
+)
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -188,9 +195,10 @@ def list_view(
         "ordering": result.page.ordering,
         "has_connections": bool(connections),
         "list_url": reverse(url_name),
-        # The CSV export takes the same query string (`Listing.filtered`); it needs the Auditor role.
+        # The CSV export takes the same query string (`Listing.filtered`, the same ordering):
+        # whoever sees the list may take it away as a file.
         "export_url": reverse(export_url_name),
-        "can_export": user.is_superuser or any(Role.AUDITOR in held for held in roles.values()),
+        "can_export": bool(connections),
     }
     if request.htmx:
         template += "#rows"
@@ -198,15 +206,16 @@ def list_view(
 
 
 def export_connections(request: HttpRequest, params: QueryDict) -> QuerySet[AwsConnection]:
-    """The connections to export: the one named in `connection` (404 unseen, 403 without the
-    Auditor role), else every connection where the user is an auditor (403 if none)."""
+    """The connections to export: the one named in `connection` (404 unseen), else every
+    connection the user may read (403 if none). Every role that sees a list may export it:
+    finance teams (viewers) live in spreadsheets, and the file holds nothing the page does not."""
     named = params.get("connection")
     if named:
-        connection = get_connection_for_user(request.user, named, Role.AUDITOR)
+        connection = get_connection_for_user(request.user, named, Role.VIEWER)
         return AwsConnection.objects.filter(pk=connection.pk)
-    connections = connections_for(request.user, Role.AUDITOR)
+    connections = connections_for(request.user, Role.VIEWER)
     if not connections.exists():
-        raise PermissionDenied("Exports need the Auditor role.")
+        raise PermissionDenied("Exports need a role on a connection.")
     return connections
 
 
@@ -215,16 +224,20 @@ def list_export(
     listing: Listing[Any, Any],
     *,
     header: tuple[str, ...],
-    order: tuple[str, ...],
     filename: str,
     what: str,
 ) -> StreamingHttpResponse:
     """The CSV export of a list: the rows the list page shows for the same query string (its own
-    filter parsing, `listing.filtered`) on the connections `export_connections` allows, in `order`,
-    streamed through the one writer (`audit.csv.stream_csv`), audited. The first column is the
-    connection's name, the others are the model's fields named in `header`."""
+    filter parsing, `listing.filtered`) on the connections `export_connections` allows, in the
+    page's own order (the `sort` of the query string: NULLs last, ties by id), every page of
+    it, streamed through the one writer (`audit.csv.stream_csv`), audited. The first column is
+    the connection's name, the others are the model's fields named in `header`; times are
+    written in UTC with a Z."""
     connections = export_connections(request, request.GET)
     queryset, *_ = listing.filtered(connections=list(connections), params=request.GET)
+    ordering, _notice = parse_ordering(request.GET.get("sort"), listing.sorts, listing.default_sort)
+    f = F(ordering.sort.field)
+    order = (f.desc(nulls_last=True), "-pk") if ordering.descending else (f.asc(nulls_last=True), "pk")
     columns = ("connection__name", *header[1:])
     rows: Any = queryset.order_by(*order).values_list(*columns).iterator(chunk_size=2000)
     only = connections.first() if request.GET.get("connection") else None

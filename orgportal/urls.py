@@ -6,7 +6,7 @@ from django.urls import include, path
 
 from handshakes.urls import transfer_invitation_urls
 
-from . import auth, inbox
+from . import auth, billing_map, inbox
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -15,7 +15,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("", inbox.inbox, name="inbox"),
+    path("billing-map/", billing_map.billing_map, name="billing_map"),
     path("accounts/", include("orgportal.auth_urls")),
+    path("accounts/", include("orgportal.user_urls")),
     path("connections/", include("orgportal.connection_urls")),
     path("transfers/", include("transfers.urls")),
     path("transfers/", include(transfer_invitation_urls)),

@@ -1,10 +1,13 @@
-"""Connection pages: list, add/edit (admins), test credentials, sync now, sync history.
+"""Connection pages: list, add/edit (admins), test credentials (saved, or a form's before saving),
+sync now, sync history.
 
 Thin views: parse, authorize through `orgportal.roles`, call a service in
 `orgportal.connections` or the task queue, render the page — or only its partial for htmx.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from audit.events import record
 
-from .connections import connection_forms, connection_save, connection_test, may_add_connections
+from .connections import connection_forms, connection_save, connection_test, connection_try, may_add_connections
 from .models import AwsConnection, Role
 from .pages import HtmxHttpRequest
 from .roles import connections_for, get_connection_for_user, request_user, roles_on
@@ -85,6 +88,59 @@ def connection_test_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "orgportal/_connection_test.html", context)
     return render(request, "orgportal/connection_test.html", context)
+
+
+def _try(request: HtmxHttpRequest, connection: AwsConnection | None) -> HttpResponse:
+    """Test the credentials the posted form holds, without saving: the results in place (htmx),
+    or the form again with them (and the form's errors, if any, instead of a test)."""
+    actor = request_user(request)
+    forms = connection_forms(request.POST, actor=actor, connection=connection)
+    valid = forms.is_valid()
+    results = connection_try(forms=forms, actor=actor, request=request) if valid else []
+    form_errors = [] if valid else _error_lines(forms)
+    if request.htmx:
+        return render(
+            request,
+            "orgportal/_connection_test.html",
+            {"results": results, "form_errors": form_errors},
+            status=200 if valid else 400,
+        )
+    return render(
+        request,
+        "orgportal/connection_form.html",
+        {
+            "form": forms.form,
+            "read_form": forms.read,
+            "action_form": forms.action,
+            "connection": connection,
+            "results": results,
+            "form_errors": form_errors,
+        },
+        status=200 if valid else 400,
+    )
+
+
+def _error_lines(forms: Any) -> list[str]:
+    lines = []
+    for form in (forms.form, forms.read, forms.action):
+        for name, errors in form.errors.items():
+            label = form.fields[name].label if name in form.fields else ""
+            lines += [f"{label}: {error}" if label else str(error) for error in errors]
+    return lines
+
+
+@login_required
+@require_POST
+def connection_try_new(request: HtmxHttpRequest) -> HttpResponse:
+    if not may_add_connections(request_user(request)):
+        raise PermissionDenied("Only administrators may add connections.")
+    return _try(request, None)
+
+
+@login_required
+@require_POST
+def connection_try_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _try(request, get_connection_for_user(request_user(request), pk, Role.ADMIN))
 
 
 @login_required

@@ -14,6 +14,11 @@
       if (isNaN(when)) { return; }
       el.setAttribute("data-localized", "");
       if (zone === "UTC" || zone === "Etc/UTC") { return; }
+      if (el.getAttribute("data-local") === "title") {
+        // A compact list cell stays one line: the local time goes in the tooltip.
+        el.title = el.title + " · " + fmt.format(when) + " " + zone;
+        return;
+      }
       var span = document.createElement("span");
       span.className = "local-time muted";
       span.textContent = " (" + fmt.format(when) + " " + zone + ")";
@@ -29,19 +34,26 @@
     return Math.floor(hours / 24) + " days " + (hours % 24) + " h";
   }
 
+  // The same rule as orgportal/deadlines.py: notice under 7 days, warning under 48 h, urgent under 24 h.
+  var HOUR = 3600 * 1000;
+  var LEVELS = ["notice", "warning", "urgent", "passed"];
+  function urgency(ms) {
+    if (ms <= 0) { return "passed"; }
+    if (ms < 24 * HOUR) { return "urgent"; }
+    if (ms < 48 * HOUR) { return "warning"; }
+    if (ms < 7 * 24 * HOUR) { return "notice"; }
+    return "";
+  }
+
   function tick() {
     var now = Date.now();
     document.querySelectorAll("time[data-countdown]").forEach(function (el) {
       var when = new Date(el.getAttribute("datetime"));
       if (isNaN(when)) { return; }
       var ms = when - now;
-      if (ms <= 0) {
-        el.textContent = "deadline passed";
-        el.classList.add("passed");
-      } else {
-        el.textContent = left(ms) + " left";
-        if (ms < 24 * 3600 * 1000) { el.classList.add("soon"); }
-      }
+      var level = urgency(ms);
+      el.textContent = ms <= 0 ? "deadline passed" : left(ms) + " left";
+      LEVELS.forEach(function (name) { el.classList.toggle(name, name === level); });
     });
   }
 

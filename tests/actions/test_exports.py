@@ -1,5 +1,6 @@
-"""CSV exports of transfers and handshakes: auditors only, the list's filters honoured, streamed
-through the one writer, formula cells neutralized, and each export audited."""
+"""CSV exports of transfers and handshakes: every role that sees the list, the list's filters and
+order honoured, times with their zone, streamed through the one writer, formula cells
+neutralized, and each export audited."""
 
 from __future__ import annotations
 
@@ -52,12 +53,43 @@ def test_auditor_exports_handshakes_by_state(personas: Any) -> None:
     assert "h-bbbbbbbb" in body and "h-aaaaaaaa" not in body
 
 
-@pytest.mark.parametrize("user", ["viewer", "approver", "operator", "admin"])
-def test_exports_need_the_auditor_role(personas: Any, user: str) -> None:
+@pytest.mark.parametrize("user", ["viewer", "approver", "operator", "admin", "auditor"])
+def test_every_role_that_sees_the_list_exports_it(personas: Any, user: str) -> None:
+    ResponsibilityTransfer.objects.create(
+        connection=personas.connection, transfer_id="rt-cccccccc", direction="inbound", status="ACCEPTED"
+    )
     client = personas.login(Client(), user)
-    assert client.get(reverse("transfer_export"), {"connection": personas.connection.pk}).status_code == 403
+    response = client.get(reverse("transfer_export"), {"connection": personas.connection.pk})
+    assert response.status_code == 200 and "rt-cccccccc" in _body(response)
+    assert client.get(reverse("handshake_export")).status_code == 200
+    assert "Export CSV" in client.get(reverse("transfer_list")).content.decode()
+    assert AuditEvent.objects.filter(action="export").count() == 2
+
+
+def test_a_user_without_a_role_cannot_export(personas: Any) -> None:
+    client = personas.login(Client(), "outsider")
+    assert client.get(reverse("transfer_export")).status_code == 403
     assert client.get(reverse("handshake_export")).status_code == 403
     assert not AuditEvent.objects.filter(action="export").exists()
+
+
+def test_export_times_carry_their_zone_and_follow_the_lists_sort(personas: Any) -> None:
+    from datetime import UTC, datetime
+
+    for n, month in enumerate([3, 1, 2]):
+        ResponsibilityTransfer.objects.create(
+            connection=personas.connection,
+            transfer_id=f"rt-0000000{n}",
+            direction="inbound",
+            status="ACCEPTED",
+            start_at=datetime(2026, month, 1, tzinfo=UTC),
+        )
+    client = personas.login(Client(), "viewer")
+    lines = _body(client.get(reverse("transfer_export"), {"sort": "start"})).splitlines()[1:]
+    assert [line.split(",")[1] for line in lines] == ["rt-00000001", "rt-00000002", "rt-00000000"]
+    assert ",2026-01-01T00:00:00Z," in lines[0]
+    lines = _body(client.get(reverse("transfer_export"), {"sort": "-start"})).splitlines()[1:]
+    assert [line.split(",")[1] for line in lines] == ["rt-00000000", "rt-00000002", "rt-00000001"]
 
 
 def test_another_connection_is_a_404_even_for_an_auditor(personas: Any, make_connection: Any) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.csv import csv_chunks, neutralize
+from audit.csv import csv_chunks, iso_utc, neutralize
 
 cells = st.one_of(
     st.none(),
@@ -22,11 +22,13 @@ cells = st.one_of(
 
 
 def reference(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """The csv module's lines (with a CRLF terminator it quotes cells holding CR or LF), ended by LF."""
+    """The csv module's lines (with a CRLF terminator it quotes cells holding CR or LF), ended by LF,
+    times written in ISO 8601 UTC with a Z."""
     lines = []
     for row in [header, *rows]:
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerow(neutralize(row))
+        cells = [iso_utc(cell) if isinstance(cell, datetime) else cell for cell in row]
+        csv.writer(buffer, lineterminator="\r\n").writerow(neutralize(cells))
         lines.append(buffer.getvalue().removesuffix("\r\n") + "\n")
     return "".join(lines)
 
@@ -52,3 +54,13 @@ def test_a_formula_cell_in_a_large_batch_is_neutralized_and_round_trips():
     parsed = list(csv.reader(io.StringIO(text)))
     assert parsed[1235][1] == '\'=HYPERLINK("http://x","y")'
     assert parsed[1][2] == "" and len(parsed) == 2501
+
+
+def test_times_carry_their_zone_in_iso_8601_with_z():
+    from datetime import timedelta, timezone
+
+    paris = timezone(timedelta(hours=2))
+    rows = [(1, datetime(2026, 7, 1, 2, 0, tzinfo=paris)), (2, datetime(2026, 7, 1, 0, 0, 0, 5000, tzinfo=UTC))]
+    text = "".join(csv_chunks(["n", "when"], rows))
+    assert text == "n,when\n1,2026-07-01T00:00:00Z\n2,2026-07-01T00:00:00.005000Z\n"
+    assert "".join(csv_chunks(["when"], [(datetime(2026, 1, 1, tzinfo=UTC),)])) == "when\n2026-01-01T00:00:00Z\n"

@@ -92,7 +92,7 @@ def test_approver_accepts_a_billing_transfer_and_it_is_audited_and_exported(
     assert row.locator("time.countdown").inner_text().strip().endswith("left")
     row.get_by_role("link", name="Billing transfer").click()
     page.wait_for_url(f"**{reverse('handshake_detail', args=[handshake.pk])}")
-    assert "OPEN" in page.locator("h1 .badge").inner_text() or "REQUESTED" in page.locator("h1 .badge").inner_text()
+    assert "OPEN" in page.locator("h1 .status").inner_text() or "REQUESTED" in page.locator("h1 .status").inner_text()
 
     # The detail page's actions lead to the confirmation: what it means, what will be sent.
     page.locator(f"#actions-handshake-{handshake.pk}").get_by_role("link", name="Accept…").click()
@@ -107,7 +107,7 @@ def test_approver_accepts_a_billing_transfer_and_it_is_audited_and_exported(
     # Back on the detail page: accepted, said in words, and nothing more to do.
     page.wait_for_url(f"**{reverse('handshake_detail', args=[handshake.pk])}")
     assert f"Invitation {handshake.handshake_id} accepted" in page.locator(".messages").inner_text()
-    assert "ACCEPTED" in page.locator("h1 .badge").inner_text()
+    assert "ACCEPTED" in page.locator("h1 .status").inner_text()
     assert page.locator(f"#actions-handshake-{handshake.pk} a").count() == 0
     handshake.refresh_from_db()
     assert handshake.state == "ACCEPTED"
@@ -117,7 +117,7 @@ def test_approver_accepts_a_billing_transfer_and_it_is_audited_and_exported(
     assert waiting.count() == 0
     page.goto(reverse("handshake_list") + "?state=ACCEPTED")
     listed = page.locator("tr", has_text=handshake.handshake_id)
-    assert "ACCEPTED" in listed.locator(".badge").first.inner_text()
+    assert "ACCEPTED" in listed.locator(".status").first.inner_text()
 
     # The list's CSV export (same filters) contains it.
     href = page.get_by_role("link", name="Export CSV").get_attribute("href")
@@ -192,7 +192,7 @@ def test_admin_invites_the_other_side_accepts_and_the_admin_terminates(
     # Lands on the transfer list, where the new invitation is a row.
     admin.wait_for_url(f"**{reverse('transfer_list')}")
     assert "Invitation" in admin.locator(".messages").inner_text()
-    assert "REQUESTED" in admin.locator("tr", has_text="Source org billing").locator(".badge").first.inner_text()
+    assert "REQUESTED" in admin.locator("tr", has_text="Source org billing").locator(".status").first.inner_text()
 
     # The other side's approver answers from their inbox.
     source.sync()

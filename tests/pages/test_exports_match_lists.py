@@ -47,3 +47,28 @@ def test_handshake_export_ignores_an_unknown_state_like_the_list(
     assert "Ignored the state filter" in page
     for body in (page, exported):
         assert "h-bbbbbbbbbb" in body and "h-aaaaaaaaaa" not in body
+
+
+@pytest.mark.parametrize(
+    ("list_name", "export_name"), [("transfer_list", "transfer_export"), ("handshake_list", "handshake_export")]
+)
+def test_the_export_link_is_swapped_with_the_rows_and_names_the_same_query(
+    client: Client, personas: Personas, synced: AwsConnection, list_name: str, export_name: str
+) -> None:
+    viewer = personas.login(client, "viewer")
+    # An in-place filter (htmx) answers only #rows: the export link must be inside it, built from
+    # this request's query (cursor dropped: the file holds every page), and the sort the filter
+    # form submits next is updated out of band.
+    html = viewer.get(
+        reverse(list_name),
+        {"status": "ACCEPTED", "state": "OPEN", "sort": "-changed", "cursor": "x"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    export = reverse(export_name)
+    link = html.split(f'href="{export}')[1].split('"')[0].replace("&amp;", "&")
+    assert link.startswith("?") and "cursor" not in link and "sort=-changed" in link
+    assert ("status=ACCEPTED" in link) or ("state=OPEN" in link)
+    assert 'id="list-sort" value="-changed" hx-swap-oob="true"' in html
+    full = viewer.get(reverse(list_name)).content.decode()
+    form = full.split('<form class="filters"')[1].split("</form>")[0]
+    assert export not in form and "hx-push-url" in full.split('<form class="filters"')[1].split(">")[0]

@@ -36,6 +36,9 @@ def post(**overrides: Any) -> dict[str, Any]:
         "read-secret_access_key": AWS_SECRET,
         "action-mode": CredentialMode.KEYS,
     }
+    if overrides.get("read-mode", CredentialMode.KEYS) != CredentialMode.KEYS:
+        # A form filled for another mode: keys typed with it would be refused (never dropped).
+        del data["read-access_key_id"], data["read-secret_access_key"]
     data.update(overrides)
     return data
 
