@@ -7,6 +7,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgportal.settings")
+    # After the settings module is named, as Django's own manage.py does it.
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

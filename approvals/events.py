@@ -38,14 +38,30 @@ def _tell(kind: str, approval: ApprovalRequest) -> None:
         transaction.on_commit(lambda listener=listener: listener(kind, approval))  # type: ignore[misc]
 
 
-def request_created(approval: ApprovalRequest, *, request: HttpRequest | None = None) -> None:
+def _audit(
+    approval: ApprovalRequest,
+    verb: str,
+    *,
+    actor: Any,
+    request: HttpRequest | None,
+    details: dict[str, Any] | None = None,
+    **outcome: Any,
+) -> None:
+    """One `approval.<verb>` event on the request's connection and resource, with its details."""
     record(
-        action="approval.request",
-        actor=approval.requester,
+        action=f"approval.{verb}",
+        actor=actor,
         request=request,
         connection=approval.connection,
         resource=approval.resource,
-        params=_details(approval, checker_role=approval.checker_role),
+        params=_details(approval, **(details or {})),
+        **outcome,
+    )
+
+
+def request_created(approval: ApprovalRequest, *, request: HttpRequest | None = None) -> None:
+    _audit(
+        approval, "request", actor=approval.requester, request=request, details={"checker_role": approval.checker_role}
     )
     _tell("created", approval)
 
@@ -53,14 +69,7 @@ def request_created(approval: ApprovalRequest, *, request: HttpRequest | None = 
 def request_decided(approval: ApprovalRequest, *, actor: Any, request: HttpRequest | None = None) -> None:
     """Approved, rejected or withdrawn (`approval.state`), by `actor`, with the reason given."""
     verb = {"approved": "approve", "rejected": "reject", "withdrawn": "withdraw"}[approval.state]
-    record(
-        action=f"approval.{verb}",
-        actor=actor,
-        request=request,
-        connection=approval.connection,
-        resource=approval.resource,
-        params=_details(approval, reason=approval.reason),
-    )
+    _audit(approval, verb, actor=actor, request=request, details={"reason": approval.reason})
     _tell(approval.state, approval)
 
 
@@ -68,41 +77,24 @@ def request_refused(
     approval: ApprovalRequest, *, actor: Any, verb: str, why: str, request: HttpRequest | None = None
 ) -> None:
     """A decision refused (the requester approving or rejecting their own request): audited as denied."""
-    record(
-        action=f"approval.{verb}",
-        actor=actor,
-        request=request,
-        connection=approval.connection,
-        resource=approval.resource,
-        params=_details(approval),
-        outcome="denied",
-        error=why,
-    )
+    _audit(approval, verb, actor=actor, request=request, outcome="denied", error=why)
 
 
 def request_lapsed(approval: ApprovalRequest, *, actor: Any = None, request: HttpRequest | None = None) -> None:
-    record(
-        action="approval.lapse",
-        actor=actor,
-        actor_label="" if actor is not None else "system",
-        request=request,
-        connection=approval.connection,
-        resource=approval.resource,
-        params=_details(approval, why=approval.outcome),
-    )
+    label = "" if actor is not None else "system"
+    _audit(approval, "lapse", actor=actor, request=request, details={"why": approval.outcome}, actor_label=label)
     _tell("lapsed", approval)
 
 
 def request_executed(approval: ApprovalRequest, *, actor: Any, request: HttpRequest | None = None) -> None:
     """The outcome of an approved request: the service ran as the approver, on the requester's behalf."""
     failed = approval.state == "failed"
-    record(
-        action="approval.execute",
+    _audit(
+        approval,
+        "execute",
         actor=actor,
         request=request,
-        connection=approval.connection,
-        resource=approval.resource,
-        params=_details(approval, on_behalf_of=approval.requester_label, approved_by=approval.decided_by_label),
+        details={"on_behalf_of": approval.requester_label, "approved_by": approval.decided_by_label},
         outcome="error" if failed else "ok",
         error=approval.outcome if failed else "",
     )

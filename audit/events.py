@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from orgportal import bulk
+from orgportal.roles import roles_on
 
 from . import keys
 from .models import AuditChainHead, AuditEvent, Outcome, compute_hash
@@ -105,8 +106,6 @@ def _roles(actor: Any, connection: Any) -> list[str]:
         return []
     if connection is None:
         return ["superuser"] if getattr(actor, "is_superuser", False) else []
-    from orgportal.roles import roles_on  # roles imports models only; kept local to avoid app-load cycles
-
     return sorted(roles_on(actor, connection))
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -74,8 +75,6 @@ ACTIONS_CACHE_SECONDS = 300
 
 def recorded_actions() -> list[str]:
     """Every action name the trail holds, sorted (names only: nothing of any tenant's data)."""
-    from django.core.cache import cache
-
     actions: list[str] | None = cache.get("audit:recorded-actions")
     if actions is None:
         actions = sorted(AuditEvent.objects.order_by().values_list("action", flat=True).distinct())

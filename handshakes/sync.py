@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orgportal.models import AwsConnection, SyncRun
+from orgportal.registry import ListCall
 from orgportal.sync import Counts, Mirror, Upsert, sync_list
 
 from .models import Direction, Handshake, HandshakeChange
@@ -118,9 +119,9 @@ def handshake_row(item: dict[str, Any], connection: AwsConnection) -> dict[str, 
     }
 
 
-def handshake_lists(connection: AwsConnection) -> list[tuple[str, str, dict[str, Any]]]:
+def handshake_lists(connection: AwsConnection) -> list[ListCall]:
     """The list calls that show this connection's handshakes: (operation, result key, params)."""
-    lists: list[tuple[str, str, dict[str, Any]]] = [("ListHandshakesForAccount", "Handshakes", {})]
+    lists: list[ListCall] = [("ListHandshakesForAccount", "Handshakes", {})]
     if connection.is_management_account:
         lists.append(("ListHandshakesForOrganization", "Handshakes", {}))
     return lists

@@ -1,11 +1,7 @@
-"""App config for notifications: keeps its beat entries in place after every migrate."""
-
-from __future__ import annotations
-
-from typing import Any
+"""App config for notifications: follows every sync with the outbox step, and registers its beat entries."""
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.conf import settings
 
 
 class NotificationsConfig(AppConfig):
@@ -13,12 +9,13 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        # The schedule is configuration, not data: every migrate (make run, a deploy) puts it in
-        # place, so nobody has to remember a second command.
-        post_migrate.connect(_ensure_schedule, sender=self)
+        # Imported here, not at the top: the apps' models are loaded only by now (Django's rule).
+        from orgportal import registry
 
+        from .tasks import DIGEST_NAME, TICK_NAME, after_sync, digest, tick
 
-def _ensure_schedule(**kwargs: Any) -> None:
-    from .tasks import ensure_schedule
-
-    ensure_schedule(using=kwargs.get("using", "default"))
+        registry.register_after_sync("notifications", after_sync)
+        registry.register_periodic(registry.Periodic(TICK_NAME, tick.name, every=lambda: settings.NOTIFY_TICK_SECONDS))
+        registry.register_periodic(
+            registry.Periodic(DIGEST_NAME, digest.name, daily_at_hour=lambda: settings.NOTIFY_DIGEST_HOUR)
+        )

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from handshakes.models import OPEN_STATES, Handshake
@@ -98,8 +99,6 @@ class Entry:
 def calendar_entries(user: User) -> list[Entry]:
     """Answer-by deadlines of open invitations, and billing transfer starts and ends, from the
     connections `user` may read (a year back at most for transfers: a calendar keeps its past)."""
-    from django.urls import reverse
-
     connections = {c.pk: c for c in connections_for(user)}
     reminders = {
         s.connection_id: tuple(s.thresholds()) for s in ConnectionSettings.objects.filter(connection__in=connections)

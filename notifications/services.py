@@ -12,6 +12,7 @@ import secrets
 import uuid
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -27,6 +28,7 @@ from . import channels
 from .delivery import UNSUBSCRIBE_SALT, Drained, deliver_now
 from .models import CalendarFeed, Channel, ConnectionSettings, Delivery, Event, EventKind, Subscription
 from .outbox import Outcome, process_connection, remind
+from .selectors import subscription_for
 
 __all__ = [
     "Outcome",
@@ -217,8 +219,6 @@ def calendar_rotate(*, actor: SignedInUser, request: HttpRequest | None = None) 
 
 def unsubscribe(*, token: str, request: HttpRequest | None = None) -> tuple[Any, AwsConnection] | None:
     """Stop the emails of one user on one connection, from a signed link; None for a bad link."""
-    from django.contrib.auth import get_user_model
-
     try:
         data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
         user = get_user_model().objects.get(pk=data["u"])
@@ -227,8 +227,6 @@ def unsubscribe(*, token: str, request: HttpRequest | None = None) -> tuple[Any,
         return None
     except (AwsConnection.DoesNotExist, get_user_model().DoesNotExist):
         return None
-    from .selectors import subscription_for
-
     current = subscription_for(user, connection)
     with transaction.atomic():
         Subscription.objects.update_or_create(

@@ -1,7 +1,8 @@
 """Celery tasks of notifications: thin wrappers around the outbox and the delivery queue.
 
-- `notify_after_sync(connection_id)`: the outbox step after a sync (the sync task calls it, or
-  queues it), then queues the delivery drain if anything new is waiting.
+- `after_sync(connection, run)`: the outbox step that follows every sync of a connection
+  (registered in `apps.py`, run by the sync task), then the delivery drain queued if anything new
+  is waiting; `notify_after_sync(connection_id)` is the same step as a task of its own.
 - `tick` (beat, every NOTIFY_TICK_SECONDS): the outbox step and the clock's reminders for every
   connection, then the drain — so events of the portal's own actions, deadlines and retries
   never wait for more than a tick.
@@ -10,13 +11,9 @@
 
 from __future__ import annotations
 
-import json
-
 from celery import shared_task
-from django.conf import settings
-from django.db import transaction
 
-from orgportal.models import AwsConnection
+from orgportal.models import AwsConnection, SyncRun
 
 from .delivery import deliver_due, send_digests
 from .outbox import process_connection, remind
@@ -35,6 +32,11 @@ def notify_after_sync(connection_id: int) -> int:
     connection = AwsConnection.objects.filter(pk=connection_id).first()
     if connection is None:
         return 0
+    return after_sync(connection)
+
+
+def after_sync(connection: AwsConnection, run: SyncRun | None = None) -> int:
+    """The change rows the sync just wrote become events now, not at the next tick; new events."""
     outcome = process_connection(connection)
     if outcome.deliveries:
         deliver.delay_on_commit()
@@ -54,22 +56,3 @@ def tick() -> int:
 @shared_task
 def digest() -> int:
     return send_digests()
-
-
-def ensure_schedule(using: str = "default") -> None:
-    """The beat entries of notifications, created or updated (idempotent)."""
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-
-    with transaction.atomic(using=using):
-        every, _ = IntervalSchedule.objects.using(using).get_or_create(
-            every=settings.NOTIFY_TICK_SECONDS, period=IntervalSchedule.SECONDS
-        )
-        PeriodicTask.objects.using(using).update_or_create(
-            name=TICK_NAME, defaults={"task": tick.name, "interval": every, "crontab": None, "args": json.dumps([])}
-        )
-        daily, _ = CrontabSchedule.objects.using(using).get_or_create(
-            minute="0", hour=str(settings.NOTIFY_DIGEST_HOUR), day_of_week="*", day_of_month="*", month_of_year="*"
-        )
-        PeriodicTask.objects.using(using).update_or_create(
-            name=DIGEST_NAME, defaults={"task": digest.name, "crontab": daily, "interval": None, "args": json.dumps([])}
-        )

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import botocore.loaders
 import botocore.session
@@ -52,8 +52,7 @@ from botocore.retries.quota import RetryQuota
 from botocore.retries.standard import RetryQuotaChecker
 from django.conf import settings
 
-if TYPE_CHECKING:
-    from .models import AwsConnection, AwsCredentials
+from .models import AwsConnection, AwsCredentials, CredentialMode
 
 SERVICE = "organizations"
 MAX_RESULTS = 20  # the API's maximum on every list call
@@ -610,8 +609,6 @@ def _assume_role_session(credentials: AwsCredentials, external_id: str) -> botoc
 
 
 def _session_for(credentials: AwsCredentials, external_id: str) -> botocore.session.Session:
-    from .models import CredentialMode
-
     if credentials.mode == CredentialMode.PROFILE:
         return _session(profile=credentials.profile_name)
     if credentials.mode == CredentialMode.ASSUME_ROLE:
@@ -676,8 +673,6 @@ def _method(client: Any, operation: str) -> Any:
 
 
 def _client(client_or_connection: Any, purpose: str) -> Any:
-    from .models import AwsConnection
-
     if isinstance(client_or_connection, AwsConnection):
         return client_for(client_or_connection, purpose)
     return client_or_connection

@@ -72,23 +72,21 @@ def connection_save(*, actor: SignedInUser, request: HttpRequest | None, forms: 
     changes: dict[str, Any] = {name: form.cleaned_data[name] for name in form.changed_data if name in form.Meta.fields}
     endpoint_changed = not creating and "endpoint_url" in changes
 
-    read = connection.read_credentials if not creating else AwsCredentials()
-    changed = read_form.apply(read)
-    changes.update(_audited(changed, "read.", read))
-    if endpoint_changed:
-        changes.update(_drop_secret(read, changed, "read."))
-    read.save()
-    connection.read_credentials = read
+    def store(credentials: AwsCredentials, credentials_form: Any, prefix: str) -> AwsCredentials:
+        # The same for both sets: apply, audit what changed, drop a secret a new endpoint would get.
+        changed = credentials_form.apply(credentials)
+        changes.update(_audited(changed, prefix, credentials))
+        if endpoint_changed:
+            changes.update(_drop_secret(credentials, changed, prefix))
+        credentials.save()
+        return credentials
 
+    connection.read_credentials = store(
+        connection.read_credentials if not creating else AwsCredentials(), read_form, "read."
+    )
     old_action = connection.action_credentials if connection.action_credentials_id else None
     if form.cleaned_data["use_action_credentials"]:
-        action = old_action or AwsCredentials()
-        changed = action_form.apply(action)
-        changes.update(_audited(changed, "action.", action))
-        if endpoint_changed:
-            changes.update(_drop_secret(action, changed, "action."))
-        action.save()
-        connection.action_credentials = action
+        connection.action_credentials = store(old_action or AwsCredentials(), action_form, "action.")
     else:
         connection.action_credentials = None
         if old_action is not None:

@@ -1,10 +1,11 @@
 """The read path: AWS pages in, database rows out, for one connection at a time.
 
 `sync_connection(connection)` claims the connection (a conditional UPDATE: one sync per
-connection at a time, across processes and hosts), reads the organization, its accounts, its
-handshakes and its billing transfers through the gateway, and upserts them with the one generic
-engine here (`Upsert`). The feature apps (`transfers/sync.py`, `handshakes/sync.py`) only say how
-an AWS dict becomes row fields.
+connection at a time, across processes and hosts), reads the organization through the gateway,
+then walks the sync areas the apps registered (`orgportal.registry`: the accounts here, then
+handshakes, transfers and policies), which upsert with the one generic engine here (`Upsert`).
+The feature apps' `sync.py` only say which lists to read and how an AWS dict becomes row fields;
+this module imports none of them.
 
 The engine's rules:
 - a row is written only when the fingerprint of its AWS fields changes; an unchanged sync
@@ -47,7 +48,9 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import aws, bulk
+from audit.events import record_many
+
+from . import aws, bulk, registry
 from .history import CachedAwsObject, ObservedChange
 from .models import Account, AwsConnection, SyncRun
 
@@ -234,8 +237,6 @@ class Upsert:
     def _history_and_audit(
         self, history: list[tuple[int, str, dict[str, Any]]], audit: list[dict[str, Any]], now: datetime
     ) -> None:
-        from audit.events import record_many
-
         mirror = self.mirror
         if mirror.change_model is not None and history:
             bulk.insert(
@@ -400,6 +401,17 @@ def account_row(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def account_lists(connection: AwsConnection) -> list[registry.ListCall]:
+    return [("ListAccounts", "Accounts", {})]
+
+
+def sync_accounts(connection: AwsConnection, client: Any, run: SyncRun | None, counts: Counts) -> None:
+    """The foundation's own area: the organization's accounts (registered in `apps.py`)."""
+    upsert = Upsert(ACCOUNT, connection, run, counts)
+    sync_list(upsert, client, "ListAccounts", "Accounts", account_row)
+    upsert.finish()
+
+
 # --- one connection ---------------------------------------------------------------------------
 
 
@@ -551,10 +563,6 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
     whose claim was taken over ends "interrupted" and leaves the connection to the new holder.
     Anything else is a bug: recorded, then raised.
     """
-    from handshakes.sync import handshake_lists, sync_handshakes
-    from policies.sync import sync_policies_area
-    from transfers.sync import sync_transfers, transfer_lists
-
     claimed_at = claim(connection)
     if claimed_at is None:
         log.info("connection %s is already being synced; skipped", connection.pk)
@@ -574,19 +582,12 @@ def sync_connection(connection: AwsConnection) -> SyncRun | None:
                 client = aws.client_for(connection, "read")
                 organization = aws.call(client, "DescribeOrganization").data["Organization"]
                 save_identity(connection, identity_from(organization, caller=None))
-                # Every list of this connection is paged at once; each is written as it arrives.
-                lists = [
-                    ("ListAccounts", "Accounts", {}),
-                    *handshake_lists(connection),
-                    *transfer_lists(),
-                ]
+                # Every area's lists are paged at once; each is written as it arrives, area by area.
+                areas = registry.sync_areas()
+                lists = [call for area in areas for call in area.lists(connection)]
                 with read_ahead(client, lists):
-                    accounts = Upsert(ACCOUNT, connection, run, counts)
-                    sync_list(accounts, client, "ListAccounts", "Accounts", account_row)
-                    accounts.finish()
-                    sync_handshakes(connection, client, run, counts)
-                    sync_transfers(connection, client, run, counts)
-                sync_policies_area(connection, client, run, counts)
+                    for area in areas:
+                        area.sync(connection, client, run, counts)
             finally:
                 run.calls, run.pages, run.retries, run.throttles = (
                     stats.calls,

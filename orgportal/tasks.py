@@ -1,4 +1,5 @@
-"""Celery tasks of the read path: thin wrappers around `orgportal.sync`.
+"""Celery tasks of the read path: thin wrappers around `orgportal.sync` (the top floor: it drives
+a whole connection's sync, and what every app registered to follow it).
 
 Beat runs `sync_all` every SYNC_INTERVAL_SECONDS; it queues one `sync_connection_task` per
 enabled connection, so many connections sync in parallel across every worker. "Sync now" queues
@@ -10,19 +11,19 @@ process dies (settings: `task_acks_late`, `task_reject_on_worker_lost`). A whole
 mid-sync may take its message with it (the filesystem broker) or leave it unacknowledged until
 the broker's visibility timeout (Redis), so beat also runs `reap_syncs` every
 SYNC_REAPER_SECONDS: it closes the runs whose heartbeat stopped and queues their sync again.
+
+Every sync is followed by the hooks the apps registered (`orgportal.registry.after_sync`:
+notifications turns the sync's change rows into events), each failure-isolated.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 from celery import shared_task
-from django.conf import settings
-from django.db import transaction
 
-from . import aws
-from .models import AwsConnection
+from . import aws, registry
+from .models import AwsConnection, SyncRun
 from .sync import reap_interrupted_syncs, sync_connection
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,22 @@ def sync_connection_task(connection_id: int, manual: bool = False) -> str:
     connection = connections.first()
     if connection is None:
         return "skipped: no such connection, or its automatic sync is paused"
-    run = sync_connection(connection)
+    run = sync_and_follow(connection)
     if run is None:
         return "skipped: already syncing"
     error: aws.AwsError | None = getattr(run, "aws_error", None)
     if error is not None and error.transient:
         raise TransientSyncError(error.user_message)
     return run.status
+
+
+def sync_and_follow(connection: AwsConnection) -> SyncRun | None:
+    """One sync of `connection`, then every registered after-sync hook (whatever the outcome:
+    a failed sync matters to notifications too). None when another sync holds the connection."""
+    run = sync_connection(connection)
+    if run is not None:
+        registry.after_sync(connection, run)
+    return run
 
 
 @shared_task
@@ -83,33 +93,8 @@ def queue_sync(connection: AwsConnection) -> None:
 
 
 def ensure_schedule(interval_seconds: int | None = None) -> bool:
-    """Create or update beat's entries (idempotent): `sync_all` every `interval_seconds`
-    (SYNC_INTERVAL_SECONDS by default), `reap_syncs` every SYNC_REAPER_SECONDS, the audit trail's
-    signed checkpoint and the approvals' lapse check. True if anything changed."""
-    from approvals.tasks import ensure_schedule as ensure_lapse_schedule
-    from audit.tasks import ensure_schedule as ensure_checkpoint_schedule
-
-    every = interval_seconds or settings.SYNC_INTERVAL_SECONDS
-    others = ensure_lapse_schedule() | ensure_checkpoint_schedule()
-    with transaction.atomic():
-        synced = _ensure_entry(SCHEDULE_NAME, sync_all.name, every)
-        reaped = _ensure_entry(REAPER_SCHEDULE_NAME, reap_syncs.name, settings.SYNC_REAPER_SECONDS)
-    return synced | reaped | others
-
-
-def _ensure_entry(name: str, task_name: str, every: int) -> bool:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    schedule, _ = IntervalSchedule.objects.get_or_create(every=every, period=IntervalSchedule.SECONDS)
-    task, created = PeriodicTask.objects.get_or_create(
-        name=name, defaults={"task": task_name, "interval": schedule, "args": json.dumps([])}
-    )
-    if created:
-        return True
-    if task.interval_id != schedule.pk or task.task != task_name or not task.enabled:
-        task.interval = schedule
-        task.task = task_name
-        task.enabled = True
-        task.save()
-        return True
-    return False
+    """Put every registered beat entry in place (idempotent): `sync_all` every `interval_seconds`
+    (SYNC_INTERVAL_SECONDS by default) and the rest as their apps registered them. True if
+    anything changed."""
+    every = {SCHEDULE_NAME: interval_seconds} if interval_seconds else None
+    return registry.ensure_periodic_tasks(every=every)

@@ -20,6 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import boto3
+from botocore.config import Config
+
 from orgsim.engine import Simulator
 from orgsim.server import OrgsimHTTPServer
 
@@ -37,9 +40,6 @@ class Sim:
 
     def client(self, account_id: str, **boto_kwargs: Any) -> Any:
         """A real boto3 Organizations client acting as `account_id` (its access key id)."""
-        import boto3
-        from botocore.config import Config
-
         config = boto_kwargs.pop("config", None) or Config(retries={"max_attempts": 1, "mode": "standard"})
         return boto3.client(
             "organizations",
@@ -103,8 +103,6 @@ class Sim:
 
     def sts_client(self, account_id: str, **boto_kwargs: Any) -> Any:
         """A real boto3 STS client signing as `account_id` (or as temporary credentials passed in)."""
-        import boto3
-
         credentials = {
             "aws_access_key_id": boto_kwargs.pop("aws_access_key_id", account_id),
             "aws_secret_access_key": boto_kwargs.pop("aws_secret_access_key", "orgsim-secret"),

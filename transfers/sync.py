@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from orgportal.models import AwsConnection, SyncRun
+from orgportal.registry import ListCall
 from orgportal.sync import Counts, Mirror, Upsert, sync_list
 
 from .models import Direction, ResponsibilityTransfer, TransferChange
@@ -66,8 +67,8 @@ def transfer_row(item: dict[str, Any], direction: str) -> dict[str, Any]:
     }
 
 
-def transfer_lists() -> list[tuple[str, str, dict[str, Any]]]:
-    """The list calls that show this connection's transfers: (operation, result key, params)."""
+def transfer_lists(connection: AwsConnection) -> list[ListCall]:
+    """The list calls that show a connection's transfers (the same for every connection)."""
     return [(operation, "ResponsibilityTransfers", {"Type": "BILLING"}) for operation, _ in LISTS]
 
 

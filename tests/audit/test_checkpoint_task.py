@@ -8,8 +8,8 @@ from django_celery_beat.models import PeriodicTask
 
 from audit import checkpoints, guard
 from audit.events import record
-from audit.tasks import SCHEDULE_NAME, checkpoint, ensure_schedule
-from orgportal.tasks import ensure_schedule as ensure_portal_schedule
+from audit.tasks import SCHEDULE_NAME, checkpoint
+from orgportal.tasks import ensure_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_beat_runs_the_checkpoint_every_audit_checkpoint_seconds(settings):
 
 
 def test_the_portals_schedule_includes_the_checkpoint():
-    ensure_portal_schedule(300)
+    ensure_schedule(300)
     assert PeriodicTask.objects.filter(name=SCHEDULE_NAME, enabled=True).exists()
 
 

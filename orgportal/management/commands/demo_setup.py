@@ -22,8 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from orgportal.models import AwsConnection, AwsCredentials, CredentialMode, Grant, Role
-from orgportal.sync import sync_connection
-from orgportal.tasks import ensure_schedule
+from orgportal.tasks import ensure_schedule, sync_and_follow
 
 PERSONAS = (
     ("approver", Role.APPROVER),
@@ -97,7 +96,7 @@ class Command(BaseCommand):
             ensure_schedule()
         if not no_sync:
             for connection in connections:
-                run = sync_connection(connection)
+                run = sync_and_follow(connection)
                 if run is None:
                     self.stdout.write(f"  {connection.name}: a sync is already running")
                 else:

@@ -1,4 +1,5 @@
-"""`manage.py ensure_schedule`: make beat sync every connection every SYNC_INTERVAL_SECONDS."""
+"""`manage.py ensure_schedule`: put every beat entry the apps registered in place (the sync of every
+connection every SYNC_INTERVAL_SECONDS, or `--every`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from orgportal.tasks import ensure_schedule
 
 
 class Command(BaseCommand):
-    help = "Create (or update) the django-celery-beat entry that syncs every connection. Idempotent."
+    help = "Create (or update) every django-celery-beat entry the apps registered. Idempotent."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--every", type=int, default=settings.SYNC_INTERVAL_SECONDS, help="seconds")
