@@ -3,8 +3,15 @@
 Nothing else in the project builds a boto3 client or catches a botocore exception. The gateway
 - builds a client per connection and purpose ("read" or "action"): default chain or named
   profile (the server's own credentials: only when the deployment allows them), assumed role
-  with the connection's generated external id (refreshed through STS), or stored keys; optional
-  endpoint override; region us-east-1; botocore retry mode and timeouts from settings;
+  with the connection's generated external id, or stored keys; optional endpoint override
+  (orgsim serves STS at the same endpoint); region us-east-1; botocore retry mode and timeouts
+  from settings;
+- keeps assumed-role credentials fresh with botocore's own refresh machinery: botocore asks STS
+  again before they expire, and a call AWS answers with ExpiredToken (AWS's clock ahead of ours)
+  teaches the credentials that clock and is sent once more with fresh ones (`metrics()` counts
+  the refreshes);
+- takes a token from the account's shared rate budget before every HTTP attempt
+  (`orgportal.ratelimit`), so many workers together stay inside AWS's per-account limits;
 - pages every list call to the end with MaxResults 20 (botocore has no paginators for the
   responsibility-transfer calls, and a page may be empty yet carry a NextToken);
 - records what a sync costs (calls, pages, retries, throttles) in the current `recording()`;
@@ -23,12 +30,13 @@ import hashlib
 import random
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
@@ -36,7 +44,7 @@ import botocore.loaders
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import DeferredRefreshableCredentials
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -52,6 +60,7 @@ from botocore.retries.quota import RetryQuota
 from botocore.retries.standard import RetryQuotaChecker
 from django.conf import settings
 
+from . import ratelimit
 from .models import AwsConnection, AwsCredentials, CredentialMode
 
 SERVICE = "organizations"
@@ -391,6 +400,9 @@ class CallStats:
     pages: int = 0
     retries: int = 0
     throttles: int = 0
+    refreshes: int = 0  # assumed-role credentials fetched again from STS
+    rate_waits: int = 0  # calls that waited for the account's shared rate budget
+    rate_wait_seconds: float = 0.0
     pages_by_operation: Counter[str] = field(default_factory=Counter)
     # Lists of one sync are paged by several threads at once.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -574,49 +586,130 @@ def _session(profile: str | None = None) -> botocore.session.Session:
     return core
 
 
-def _assume_role_session(credentials: AwsCredentials, external_id: str) -> botocore.session.Session:
-    """A session whose credentials come from STS AssumeRole and refresh before they expire.
+# What the gateway did beyond the calls, for this process: credential refreshes. The benchmark and
+# the tests read it; a SyncRun's own share is in its CallStats.
+_metrics: Counter[str] = Counter()
+_metrics_lock = threading.Lock()
 
-    The portal's own identity asks STS, always with the connection's generated external id:
-    the customer's trust policy requires it, so the portal assumes only roles meant for this
-    connection, whoever typed the ARN.
+
+def metrics() -> dict[str, int]:
+    with _metrics_lock:
+        return dict(_metrics)
+
+
+EXPIRED_TOKEN_CODES = frozenset({"ExpiredTokenException", "ExpiredToken", "RequestExpired"})
+ROLE_SESSION_SECONDS = 3600  # STS's default; botocore refreshes 15 minutes before the end
+
+
+class AssumedRole:
+    """Credentials of one role from STS AssumeRole, kept fresh by botocore.
+
+    botocore's DeferredRefreshableCredentials calls `fetch` on first use and again whenever the
+    expiration is near by its clock (`_now`). That clock is ours plus `skew`: when AWS says a
+    token expired that our clock thinks still valid, AWS's clock is ahead (or orgsim's was moved),
+    and `expired_by_server()` moves ours past that expiration so botocore fetches new credentials
+    on the next call, and from then on refreshes in time.
     """
-    sts = _session().create_client("sts", region_name=settings.AWS_REGION, config=_client_config())
-    role_arn = credentials.role_arn
 
-    def fetch() -> dict[str, str]:
-        params: dict[str, Any] = {
-            "RoleArn": role_arn,
-            "RoleSessionName": "orgportal",
-            "DurationSeconds": 3600,
-            "ExternalId": external_id,
-        }
-        creds = sts.assume_role(**params)["Credentials"]
-        expiry: datetime = creds["Expiration"]
+    def __init__(self, *, sts: Any, role_arn: str, external_id: str) -> None:
+        self.sts, self.role_arn, self.external_id = sts, role_arn, external_id
+        self.skew = 0.0
+        self.expires_at: datetime | None = None
+        self.lock = threading.Lock()
+        self.credentials = DeferredRefreshableCredentials(
+            refresh_using=self.fetch, method="sts-assume-role", time_fetcher=self._now
+        )
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.skew)
+
+    def fetch(self) -> dict[str, str]:
+        # Always with the connection's generated external id: the customer's trust policy
+        # requires it, so the portal assumes only roles meant for this connection.
+        creds = self.sts.assume_role(
+            RoleArn=self.role_arn,
+            RoleSessionName="orgportal",
+            DurationSeconds=ROLE_SESSION_SECONDS,
+            ExternalId=self.external_id,
+        )["Credentials"]
+        expiry: datetime = creds["Expiration"].astimezone(UTC)
+        with self.lock:
+            self.expires_at = expiry
+        with _metrics_lock:
+            _metrics["credential_refreshes"] += 1
+        stats = _recording.get()
+        if stats is not None:
+            with stats.lock:
+                stats.refreshes += 1
         return {
             "access_key": creds["AccessKeyId"],
             "secret_key": creds["SecretAccessKey"],
             "token": creds["SessionToken"],
-            "expiry_time": expiry.astimezone(UTC).isoformat(),
+            "expiry_time": expiry.isoformat(),
         }
 
-    refreshable = RefreshableCredentials.create_from_metadata(
-        metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+    def expired_by_server(self) -> None:
+        with self.lock:
+            if self.expires_at is None:
+                return
+            behind = (self.expires_at - datetime.now(UTC)).total_seconds() + 1
+            self.skew = max(self.skew, behind)
+
+
+# The assumed role behind each cached client, for the gateway to renew on ExpiredToken.
+_roles: weakref.WeakKeyDictionary[Any, AssumedRole] = weakref.WeakKeyDictionary()
+
+
+def _assume_role_session(credentials: AwsCredentials, external_id: str, endpoint_url: str) -> tuple[Any, AssumedRole]:
+    """A session whose credentials come from STS AssumeRole, asked by the portal's own identity
+    (the default chain) at the connection's endpoint when it has one (orgsim serves STS there)."""
+    sts = _session().create_client(
+        "sts", region_name=settings.AWS_REGION, endpoint_url=endpoint_url or None, config=_client_config()
     )
+    role = AssumedRole(sts=sts, role_arn=credentials.role_arn, external_id=external_id)
     core = _session()
-    core._credentials = refreshable  # botocore's documented way to plug refreshable credentials
-    return core
+    core._credentials = role.credentials  # botocore's documented way to plug refreshable credentials
+    return core, role
 
 
-def _session_for(credentials: AwsCredentials, external_id: str) -> botocore.session.Session:
+def _session_for(
+    credentials: AwsCredentials, external_id: str, endpoint_url: str = ""
+) -> tuple[botocore.session.Session, AssumedRole | None]:
     if credentials.mode == CredentialMode.PROFILE:
-        return _session(profile=credentials.profile_name)
+        return _session(profile=credentials.profile_name), None
     if credentials.mode == CredentialMode.ASSUME_ROLE:
-        return _assume_role_session(credentials, external_id)
+        return _assume_role_session(credentials, external_id, endpoint_url)
     core = _session()
     if credentials.mode == CredentialMode.KEYS:
         core.set_credentials(credentials.access_key_id, credentials.secret_access_key)
-    return core
+    return core, None
+
+
+def _budget_account(connection: AwsConnection, credentials: AwsCredentials) -> str:
+    """Whose rate budget a client draws on: the role's account, the account AWS named at the last
+    sync, or (never synced yet) the connection's own."""
+    from .models import CredentialMode
+
+    if credentials.mode == CredentialMode.ASSUME_ROLE:
+        parts = credentials.role_arn.split(":")
+        if len(parts) > 4 and parts[4]:
+            return parts[4]
+    return connection.account_id or f"connection-{connection.pk}"
+
+
+def _limit_rate(client: Any, *, account: str, organization: str) -> None:
+    """Take a token of the shared budget before every HTTP attempt of `client` (retries too)."""
+
+    def take(event_name: str = "", **_: Any) -> None:
+        waited = ratelimit.acquire(event_name.rsplit(".", 1)[-1], account=account, organization=organization)
+        stats = _recording.get()
+        if waited and stats is not None:
+            with stats.lock:
+                stats.rate_waits += 1
+                stats.rate_wait_seconds += waited
+        # Returning None lets botocore send the request.
+
+    client.meta.events.register(f"before-send.{SERVICE}", take)
 
 
 def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
@@ -634,7 +727,8 @@ def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
         if client is not None:
             return client
         try:
-            client = _session_for(credentials, connection.external_id).create_client(
+            session, role = _session_for(credentials, connection.external_id, connection.endpoint_url)
+            client = session.create_client(
                 SERVICE,
                 region_name=settings.AWS_REGION,
                 endpoint_url=connection.endpoint_url or None,
@@ -644,6 +738,14 @@ def client_for(connection: AwsConnection, purpose: str = "read") -> Any:
             raise AwsError.from_exception(exc, operation="AssumeRole") from exc
         client.meta.events.register_first(f"needs-retry.{SERVICE}", _count_attempt)
         _scope_retry_quota(client)
+        if role is not None:
+            _roles[client] = role
+        if ratelimit.applies_to(connection.endpoint_url):
+            _limit_rate(
+                client,
+                account=_budget_account(connection, credentials),
+                organization=connection.organization_id,
+            )
         if connection.pk is None:
             # An unsaved connection ("Test connection" before saving): used once, never kept.
             return client
@@ -679,15 +781,28 @@ def _client(client_or_connection: Any, purpose: str) -> Any:
 
 
 def _send(method: Any, operation: str, params: dict[str, Any], *, page: bool) -> dict[str, Any]:
-    """One request with botocore's attempts; recorded, and any failure turned into AwsError."""
-    try:
-        response: dict[str, Any] = method(**params)
-    except (BotoCoreError, ClientError) as exc:
-        if isinstance(exc, ClientError):
-            _record_call(exc.response, operation, page=False)
-        raise AwsError.from_exception(exc, operation) from exc
-    _record_call(response, operation, page=page)
-    return response
+    """One request with botocore's attempts; recorded, and any failure turned into AwsError.
+
+    An assumed role's token that AWS calls expired is renewed and the request sent once more:
+    a worker that runs for weeks never fails on an hour-long token.
+    """
+    renewed = False
+    while True:
+        try:
+            response: dict[str, Any] = method(**params)
+        except (BotoCoreError, ClientError) as exc:
+            if isinstance(exc, ClientError):
+                _record_call(exc.response, operation, page=False)
+                owner = getattr(method, "__self__", None)
+                role = _roles.get(owner) if owner is not None else None
+                code = exc.response.get("Error", {}).get("Code", "")
+                if role is not None and code in EXPIRED_TOKEN_CODES and not renewed:
+                    role.expired_by_server()
+                    renewed = True
+                    continue
+            raise AwsError.from_exception(exc, operation) from exc
+        _record_call(response, operation, page=page)
+        return response
 
 
 def call(connection: Any, operation: str, purpose: str = "read", **params: Any) -> CallResult:

@@ -271,6 +271,19 @@ AWS_MAX_ATTEMPTS = envint("AWS_MAX_ATTEMPTS", "5")
 AWS_RETRY_MODE = os.environ.get("AWS_RETRY_MODE", "standard")
 if AWS_RETRY_MODE not in {"standard", "adaptive", "legacy"}:
     raise ImproperlyConfigured("AWS_RETRY_MODE must be standard, adaptive or legacy")
+# AWS's per-account rate limits as one budget shared by every worker (orgportal/ratelimit.py):
+# in Redis with REDIS_URL, else in AWS_RATE_LIMIT_FILE. AWS_RATE_LIMIT: "aws" limits connections
+# to AWS itself, "all" emulators too, "off" none; the buckets hold AWS_RATE_LIMIT_SHARE of AWS's rate.
+AWS_RATE_LIMIT = os.environ.get("AWS_RATE_LIMIT", "aws")
+if AWS_RATE_LIMIT not in {"aws", "all", "off"}:
+    raise ImproperlyConfigured("AWS_RATE_LIMIT must be aws, all or off")
+AWS_RATE_LIMIT_FILE = Path(os.environ.get("AWS_RATE_LIMIT_FILE") or VAR_DIR / "ratelimit.sqlite3")
+try:
+    AWS_RATE_LIMIT_SHARE = float(os.environ.get("AWS_RATE_LIMIT_SHARE", "0.95"))
+except ValueError:
+    raise ImproperlyConfigured("AWS_RATE_LIMIT_SHARE must be a number such as 0.95") from None
+if not 0 < AWS_RATE_LIMIT_SHARE <= 1:
+    raise ImproperlyConfigured("AWS_RATE_LIMIT_SHARE must be above 0 and at most 1")
 
 # How often beat syncs each connection, and when a page calls its data stale.
 SYNC_INTERVAL_SECONDS = envint("SYNC_INTERVAL_SECONDS", "300")

@@ -2,7 +2,8 @@
 a whole connection's sync, and what every app registered to follow it).
 
 Beat runs `sync_all` every SYNC_INTERVAL_SECONDS; it queues one `sync_connection_task` per
-enabled connection, so many connections sync in parallel across every worker. "Sync now" queues
+enabled connection, their starts spread evenly over the interval (`sync_plan`), so many
+connections sync in parallel across every worker at a steady pace. "Sync now" queues
 the same task. A transient AWS failure (throttling, a 5xx, the network) retries with exponential
 backoff and jitter; a refusal (bad credentials, access denied) does not — the SyncRun says why.
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
+from django.db.models import F
 
 from . import aws, registry
 from .models import AwsConnection, SyncRun
@@ -69,13 +72,42 @@ def sync_and_follow(connection: AwsConnection) -> SyncRun | None:
     return run
 
 
+def sync_plan(interval_seconds: int) -> list[tuple[int, float]]:
+    """(connection id, seconds from now) for every enabled connection, spread evenly over the
+    interval, the connection synced longest ago (or never) first.
+
+    Queued all at once, hundreds of syncs would start together at the top of every interval
+    (every worker busy, then idle) and the connections at the end of the queue would wait the
+    longest each time. Spread, a fleet syncs at a steady pace, and the oldest goes first: a
+    connection that missed its turn (workers all busy, a failure) is served first next time.
+    """
+    ids = list(
+        AwsConnection.objects.filter(sync_enabled=True)
+        .order_by(F("last_synced_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)
+    )
+    step = interval_seconds / len(ids) if ids else 0.0
+    return [(pk, round(i * step, 3)) for i, pk in enumerate(ids)]
+
+
 @shared_task
 def sync_all() -> int:
-    """Queue one sync per enabled connection; how many were queued."""
-    ids = list(AwsConnection.objects.filter(sync_enabled=True).values_list("pk", flat=True))
-    for pk in ids:
-        sync_connection_task.delay(pk)
-    return len(ids)
+    """Queue one sync per enabled connection, spread over the interval; how many were queued."""
+    plan = sync_plan(_spread_window())
+    for pk, countdown in plan:
+        sync_connection_task.apply_async(args=[pk], countdown=countdown or None)
+    return len(plan)
+
+
+def _spread_window() -> int:
+    """Seconds over which `sync_all` spreads the fleet: the sync interval, but on Redis below half
+    the visibility timeout — a task waiting for its countdown longer than that would be handed to
+    a second worker."""
+    window = settings.SYNC_INTERVAL_SECONDS
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout") if settings.REDIS_URL else None
+    if isinstance(visibility, int):
+        window = min(window, visibility // 2)
+    return window
 
 
 @shared_task

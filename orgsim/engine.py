@@ -42,6 +42,8 @@ class Simulator:
         self.lock = threading.RLock()
         self.faults = Faults(latency_ms=latency_ms, throttle=throttle, seed=seed)
         self.calls: Counter[tuple[str, str]] = Counter()
+        # The same per wall-clock second: what a rate limit test reads (AWS's buckets are per second).
+        self.calls_by_second: Counter[tuple[int, str, str]] = Counter()
         self.calls_lock = threading.Lock()
         self.state_file = state_file
         self.options: dict[str, Any] = {"scenario": scenario, "seed": seed, "quotas": quotas, **sizes}
@@ -65,6 +67,7 @@ class Simulator:
             raise ApiError("UnknownOperationException", f"The operation {operation} is not known to AWS Organizations.")
         with self.calls_lock:
             self.calls[(operation, account_id)] += 1
+            self.calls_by_second[(int(time.time()), operation, account_id)] += 1
         account = self.state.accounts.get(account_id)
         decision = self.faults.decide(operation, account_id, account.org_id if account else None)
         if decision.latency:
@@ -149,6 +152,7 @@ class Simulator:
     def call_counts(self) -> dict[str, Any]:
         with self.calls_lock:
             counted = sorted(self.calls.items())
+            seconds = sorted(self.calls_by_second.items())
         by_operation: Counter[str] = Counter()
         by_account: Counter[str] = Counter()
         for (operation, account), n in counted:
@@ -159,11 +163,15 @@ class Simulator:
             "by_operation": dict(by_operation),
             "by_account": dict(by_account),
             "total": sum(by_operation.values()),
+            "by_second": [
+                {"second": second, "operation": op, "account": acct, "count": n} for (second, op, acct), n in seconds
+            ],
         }
 
     def reset_calls(self) -> None:
         with self.calls_lock:
             self.calls.clear()
+            self.calls_by_second.clear()
 
     def dump(self) -> dict[str, Any]:
         with self.lock:

@@ -1,14 +1,10 @@
 """How the gateway gets credentials: access keys, a named profile, the default chain (the
 server's own credentials: only where the deployment allows them), an assumed role with the
 connection's generated external id; every session shares one botocore data loader. Each through
-real botocore to orgsim (and, for the role, a local STS endpoint)."""
+real botocore to orgsim (the role through orgsim's STS)."""
 
 from __future__ import annotations
 
-import threading
-import urllib.parse
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -106,61 +102,21 @@ def test_stored_ambient_credentials_are_refused_at_use_when_the_deployment_does_
     assert sim_org.sim.calls()["total"] == 0
 
 
-class _Sts(BaseHTTPRequestHandler):
-    """STS's AssumeRole over its query protocol: records what it was asked, answers keys for orgsim."""
-
-    asked: list[dict[str, str]] = []
-    account_id = ""
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        params = {key: values[0] for key, values in urllib.parse.parse_qs(body).items()}
-        type(self).asked.append(params)
-        answer = f"""<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleResult>
-    <Credentials><AccessKeyId>{self.account_id}</AccessKeyId><SecretAccessKey>assumed-secret</SecretAccessKey>
-      <SessionToken>assumed-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>
-    <AssumedRoleUser><AssumedRoleId>AROAEXAMPLE:orgportal</AssumedRoleId>
-      <Arn>arn:aws:sts::{self.account_id}:assumed-role/PortalReader/orgportal</Arn></AssumedRoleUser>
-  </AssumeRoleResult>
-  <ResponseMetadata><RequestId>sts-request-1</RequestId></ResponseMetadata>
-</AssumeRoleResponse>""".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *_: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def sts(sim_org: Any, monkeypatch: Any) -> Iterator[type[_Sts]]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sts)
-    _Sts.asked, _Sts.account_id = [], sim_org.management_account_id
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{server.server_address[1]}")
-    # The portal's own identity, which asks STS for the customer's role.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+def portal_identity(monkeypatch: Any) -> None:
+    """The portal's own identity, which asks STS for the customer's role (any account at orgsim)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "999999999999")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "portal-own-secret")
-    yield _Sts
-    server.shutdown()
-    server.server_close()
 
 
-def test_an_assumed_role_is_asked_for_with_the_connections_generated_external_id(sim_org: Any, sts: type[_Sts]) -> None:
-    role_arn = "arn:aws:iam::111111111111:role/PortalReader"
+@pytest.mark.usefixtures("portal_identity")
+def test_an_assumed_role_is_asked_for_with_the_connections_generated_external_id(sim_org: Any) -> None:
+    role_arn = f"arn:aws:iam::{sim_org.management_account_id}:role/PortalReader"
     connection = _connection(sim_org, AwsCredentials.objects.create(mode=CredentialMode.ASSUME_ROLE, role_arn=role_arn))
+    sim_org.sim.trust_role(role_arn, connection.external_id)
+    sim_org.sim.reset_calls()
 
     assert _organization_id(connection) == sim_org.organization_id
-    assert sts.asked == [
-        {
-            "Action": "AssumeRole",
-            "Version": "2011-06-15",
-            "RoleArn": role_arn,
-            "RoleSessionName": "orgportal",
-            "DurationSeconds": "3600",
-            "ExternalId": connection.external_id,
-        }
-    ]
+    calls = {(c["operation"], c["account"]): c["count"] for c in sim_org.sim.calls()["calls"]}
+    # The portal's identity asked STS once; the role's account read the organization.
+    assert calls == {("sts:AssumeRole", "999999999999"): 1, ("DescribeOrganization", sim_org.management_account_id): 1}

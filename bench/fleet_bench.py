@@ -1,0 +1,366 @@
+"""Fleet benchmark: a billing partner's 200 organizations (100,000 handshakes, 10,000 transfers in
+all) synced by real Celery workers on PostgreSQL + Redis, each organization reached by assuming a
+role through orgsim's STS, then the pages at 1,000,000 cached handshakes.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/orgportal_fleet_bench \\
+    REDIS_URL=redis://127.0.0.1:6379/14 .venv/bin/python bench/fleet_bench.py
+
+(1) one full sync of the fleet at 20 ms a call, 1 worker process vs 2 (same concurrency each):
+    `speedup 1->2 workers: X.XXx` (target >= 1.8x);
+(2) the same, 2 workers, with orgsim's AWS token buckets on and the portal's shared budget:
+    `throughput vs AWS rate limit: X.XXx` — for each sync, the least time AWS's buckets allow its
+    calls (per operation: (calls - burst) / rate, the slowest operation) over the time it took,
+    summed over the fleet — then the throttled calls and `N failed syncs` (targets: >= 0.9x, 0);
+(3) the inbox and the lists with 1,000,000 cached handshakes across the fleet, bulk-inserted
+    (orgportal/bulk.py), p95 and queries, the queries compared with the same pages at the synced
+    100,000 (targets: p95 <= 50 ms, the same query counts).
+
+Sizes come from the environment for a quick run: FLEET_ORGS (200), FLEET_HANDSHAKES (100000),
+FLEET_TRANSFERS (10000), FLEET_CACHED (1000000), FLEET_LATENCY_MS (20), FLEET_CONCURRENCY (4, per
+worker process), FLEET_THROTTLED_CONCURRENCY (8), FLEET_REQUESTS (30 per page).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+ORGS = env_int("FLEET_ORGS", 200)
+HANDSHAKES = env_int("FLEET_HANDSHAKES", 100_000)
+TRANSFERS = env_int("FLEET_TRANSFERS", 10_000)
+CACHED = env_int("FLEET_CACHED", 1_000_000)
+LATENCY_MS = env_int("FLEET_LATENCY_MS", 20)
+CONCURRENCY = env_int("FLEET_CONCURRENCY", 4)
+THROTTLED_CONCURRENCY = env_int("FLEET_THROTTLED_CONCURRENCY", 8)
+REQUESTS = env_int("FLEET_REQUESTS", 30)
+PORTAL_ACCOUNT = "999999999999"  # the portal's own identity, which assumes the customers' roles
+VAR_DIR = tempfile.mkdtemp(prefix="orgportal-fleet-bench-")
+
+
+def start_orgsim() -> tuple[subprocess.Popen[str], str]:
+    """orgsim in its own process (its own GIL), the scale world, 20 ms a call."""
+    command = [sys.executable, "-m", "orgsim", "--port", "0", "--scenario", "scale", "--orgs", str(ORGS)]
+    command += ["--handshakes", str(HANDSHAKES), "--transfers", str(TRANSFERS), "--latency-ms", str(LATENCY_MS)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.search(r"orgsim listening on (\S+)", line)
+        if match:
+            return process, match.group(1)
+    raise RuntimeError("orgsim did not start")
+
+
+def start_workers(count: int, queue: str, concurrency: int, rate_limit: str) -> list[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "ORGPORTAL_VAR_DIR": VAR_DIR,
+        "AWS_RATE_LIMIT": rate_limit,
+        "AWS_ACCESS_KEY_ID": PORTAL_ACCOUNT,
+        "AWS_SECRET_ACCESS_KEY": "portal-own-secret",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "orgportal", "worker", "-Q", queue, "--loglevel", "WARNING"]
+    command += ["--concurrency", str(concurrency), "--without-heartbeat", "--without-gossip", "--without-mingle"]
+    return [
+        subprocess.Popen([*command, "-n", f"fleet{i}-{queue}@%h"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        for i in range(count)
+    ]
+
+
+def stop(processes: list[Any]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def make_fleet(sim: Any, tag: str) -> list[Any]:
+    """One role connection per organization of the scale world; orgsim trusts each role with the
+    external id the portal generated for that connection (what a customer's trust policy holds)."""
+    from orgportal.models import AwsConnection, AwsCredentials, CredentialMode
+
+    fleet = []
+    for org in sim.summary()["organizations"]:
+        role_arn = f"arn:aws:iam::{org['management_account_id']}:role/OrgPortalAccess"
+        connection = AwsConnection.objects.create(
+            name=f"fleet-{tag} {org['name']}",
+            endpoint_url=sim.endpoint,
+            sync_enabled=False,  # no beat in the bench; the syncs are queued by hand
+            read_credentials=AwsCredentials.objects.create(mode=CredentialMode.ASSUME_ROLE, role_arn=role_arn),
+        )
+        sim.trust_role(role_arn, connection.external_id)
+        fleet.append(connection)
+    return fleet
+
+
+def drop_fleet(tag: str) -> None:
+    from orgportal.models import AwsConnection, AwsCredentials
+
+    connections = AwsConnection.objects.filter(name__startswith=f"fleet-{tag} ")
+    credentials = list(connections.values_list("read_credentials_id", flat=True))
+    connections.delete()
+    AwsCredentials.objects.filter(pk__in=credentials).delete()
+
+
+def sync_fleet(fleet: list[Any], *, workers: int, concurrency: int, rate_limit: str) -> dict[str, Any]:
+    """Queue one sync per connection to `workers` fresh worker processes; wait for them all."""
+    from django.db.models import Sum
+
+    from orgportal.models import SyncRun
+    from orgportal.tasks import sync_connection_task
+
+    queue = f"fleet-{uuid.uuid4().hex[:8]}"
+    processes = start_workers(workers, queue, concurrency, rate_limit)
+    try:
+        time.sleep(8)  # let the workers start (Django, celery) before the clock runs
+        ids = [c.pk for c in fleet]
+        SyncRun.objects.filter(connection_id__in=ids).delete()
+        started = time.perf_counter()
+        for pk in ids:
+            sync_connection_task.apply_async(args=[pk, True], queue=queue)
+        deadline = time.monotonic() + 3600
+        while time.monotonic() < deadline:
+            done = set(
+                SyncRun.objects.filter(connection_id__in=ids, status="ok").values_list("connection_id", flat=True)
+            )
+            gave_up = SyncRun.objects.filter(connection_id__in=ids, status="failed").exclude(connection_id__in=done)
+            if len(done) == len(ids) or (len(done) + gave_up.values("connection_id").distinct().count() == len(ids)):
+                break
+            if any(p.poll() is not None for p in processes):
+                raise RuntimeError("a worker died")
+            time.sleep(0.5)
+        wall = time.perf_counter() - started
+    finally:
+        stop(processes)
+    runs = SyncRun.objects.filter(connection_id__in=ids)
+    totals = runs.aggregate(calls=Sum("calls"), throttles=Sum("throttles"), retries=Sum("retries"))
+    return {
+        "wall": wall,
+        "ok": runs.filter(status="ok").count(),
+        "failed": runs.filter(status="failed").count(),
+        "calls": totals["calls"] or 0,
+        "throttles": totals["throttles"] or 0,
+        "retries": totals["retries"] or 0,
+        "runs": list(runs.filter(status="ok")),
+    }
+
+
+def clear_cache(fleet: list[Any]) -> None:
+    """Forget what the last sync cached, so the next one is a full first sync again."""
+    from handshakes.models import Handshake
+    from orgportal.models import Account
+    from transfers.models import ResponsibilityTransfer
+
+    ids = [c.pk for c in fleet]
+    for model in (Handshake, ResponsibilityTransfer, Account):
+        model.objects.filter(connection_id__in=ids).delete()
+
+
+def bucket_bound(sim: Any, runs: list[Any]) -> float:
+    """The least time (s), summed over the syncs, that AWS's buckets allow for their calls."""
+    from orgportal import ratelimit
+
+    account_of = {run.connection_id: run.connection.account_id for run in runs}  # synced: the role's account
+    per_account: dict[str, dict[str, int]] = {}
+    for call in sim.calls()["calls"]:
+        if not call["operation"].startswith("sts:"):
+            per_account.setdefault(call["account"], {})[call["operation"]] = call["count"]
+    bound = 0.0
+    for account in account_of.values():
+        slowest = 0.0
+        for operation, count in per_account.get(account, {}).items():
+            rate, burst = ratelimit.ACCOUNT_BUCKETS.get(operation, ratelimit.DEFAULT_BUCKET)
+            slowest = max(slowest, max(0.0, count - burst) / rate)
+        bound += slowest
+    return bound
+
+
+def seed_cached(fleet: list[Any], total: int, rng: random.Random) -> int:
+    """Bulk-insert cached handshakes until the fleet holds `total`; how many were added."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from handshakes.models import Handshake
+    from orgportal import bulk
+
+    existing = Handshake.objects.filter(connection__in=fleet).count()
+    missing = max(0, total - existing)
+    now = timezone.now()
+    states = ["ACCEPTED"] * 5 + ["DECLINED", "CANCELED"] + ["EXPIRED"] * 2 + ["OPEN"]
+    batch: list[Handshake] = []
+    for n in range(missing):
+        connection = fleet[n % len(fleet)]
+        state = rng.choice(states)
+        requested = now - timedelta(minutes=rng.randint(1, 700 * 24 * 60))
+        counterparty = f"{600000000000 + n:012d}"
+        batch.append(
+            Handshake(
+                connection=connection,
+                handshake_id=f"h-zz{n:08d}",
+                arn=f"arn:aws:organizations::{connection.account_id}:handshake/h-{n:010x}",
+                action="INVITE",
+                state=state,
+                requested_at=requested,
+                expires_at=requested + timedelta(days=15),
+                parties=[{"Id": counterparty, "Type": "ACCOUNT"}],
+                resources=[{"Type": "ACCOUNT", "Value": counterparty}],
+                direction="sent",
+                counterparty=counterparty,
+                first_seen_at=requested,
+                changed_at=requested,
+                vanished_at=None if state == "OPEN" else now - timedelta(days=1),
+                fingerprint=secrets.token_hex(16),
+            )
+        )
+        if len(batch) == 20_000:
+            with transaction.atomic():
+                bulk.insert(batch)
+            batch = []
+    with transaction.atomic():
+        bulk.insert(batch)
+    return missing
+
+
+def measure_pages(user: Any) -> dict[str, dict[str, Any]]:
+    from django.test import Client
+    from django.urls import reverse
+    from pages_bench import measure
+
+    client = Client()
+    client.force_login(user)
+    hs, rt = reverse("handshake_list"), reverse("transfer_list")
+    cases = {
+        "inbox": reverse("inbox"),
+        "handshakes: no filter": hs,
+        "handshakes: state=OPEN": f"{hs}?state=OPEN",
+        "handshakes: open, received, by expiry": f"{hs}?state=OPEN&state=REQUESTED&direction=received&sort=expires",
+        "handshakes: search h-id prefix": f"{hs}?q=h-00000123",
+        "transfers: no filter": rt,
+        "transfers: status=ACCEPTED": f"{rt}?status=ACCEPTED",
+    }
+    return {label: measure(client, url, REQUESTS) for label, url in cases.items()}
+
+
+def vacuum() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+
+
+def main() -> int:
+    from _django import setup
+
+    os.environ.setdefault("ORGPORTAL_VAR_DIR", VAR_DIR)
+    os.environ["AWS_ACCESS_KEY_ID"] = PORTAL_ACCOUNT
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "portal-own-secret"
+    setup("fleet-bench", static=True)
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection as db
+
+    from orgportal.models import Grant, Role
+    from orgsim.testing import Sim
+
+    if not settings.REDIS_URL or db.vendor != "postgresql":
+        print("note: the fleet bench is meant for PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)")
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start")
+    started = time.perf_counter()
+    orgsim, endpoint = start_orgsim()
+    sim = Sim(endpoint)
+    counts = sim.summary()["counts"]
+    print(f"orgsim scale: {ORGS} organizations, {counts} in {time.perf_counter() - started:.1f} s at {endpoint}")
+    tag = secrets.token_hex(3)
+    user = None
+    try:
+        fleet = make_fleet(sim, tag)
+
+        # (1) 1 worker vs 2, the same concurrency each, 20 ms a call, no throttling.
+        results = {}
+        for workers in (1, 2):
+            clear_cache(fleet)
+            sim.reset_calls()
+            results[workers] = r = sync_fleet(fleet, workers=workers, concurrency=CONCURRENCY, rate_limit="off")
+            print(
+                f"(1) {workers} worker process(es) x concurrency {CONCURRENCY}: {r['ok']}/{len(fleet)} syncs ok "
+                f"in {r['wall']:.1f} s, {r['calls']:,} calls ({r['calls'] / r['wall']:.0f}/s), {r['failed']} failed"
+            )
+        speedup = results[1]["wall"] / results[2]["wall"]
+        print(f"speedup 1->2 workers: {speedup:.2f}x (target >= 1.8x)")
+
+        # (2) AWS's token buckets at orgsim, the portal's shared budget in Redis, 2 workers.
+        clear_cache(fleet)
+        sim.set_faults(None, throttle="aws")
+        sim.reset_calls()
+        r = sync_fleet(fleet, workers=2, concurrency=THROTTLED_CONCURRENCY, rate_limit="all")
+        sim.clear_faults()
+        bound = bucket_bound(sim, r["runs"])
+        spent = sum(run.duration_seconds or 0 for run in r["runs"])
+        ratio = bound / spent if spent else 0.0
+        print(
+            f"(2) AWS throttling on, 2 workers x concurrency {THROTTLED_CONCURRENCY}: {r['ok']}/{len(fleet)} ok in "
+            f"{r['wall']:.1f} s, {r['calls']:,} calls ({r['calls'] / r['wall']:.0f}/s across the fleet)"
+        )
+        print(
+            f"throughput vs AWS rate limit: {ratio:.2f}x (the buckets allow the syncs' calls in {bound:.0f} s, they took {spent:.0f} s; target >= 0.9x)"
+        )
+        print(f"throttled calls: {r['throttles']} (retries {r['retries']})")
+        print(f"{r['failed']} failed syncs")
+
+        # (3) The pages at the synced size, then at CACHED rows.
+        user = get_user_model().objects.create_user(f"fleet-{tag}", password=secrets.token_urlsafe(12))
+        Grant.objects.bulk_create([Grant(user=user, connection=c, role=Role.APPROVER) for c in fleet])
+        vacuum()
+        synced = measure_pages(user)
+        t = time.perf_counter()
+        added = seed_cached(fleet, CACHED, random.Random(0))
+        vacuum()
+        print(f"(3) bulk-inserted {added:,} cached handshakes in {time.perf_counter() - t:.0f} s")
+        big = measure_pages(user)
+        print(f"\n{'page':<44} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'at synced':>10}")
+        worst, same = 0.0, True
+        for label, m in big.items():
+            worst = max(worst, m["p95"])
+            same = same and m["queries"] == synced[label]["queries"]
+            print(f"{label:<44} {m['p50']:8.1f} {m['p95']:8.1f} {m['queries']:8d} {synced[label]['queries']:10d}")
+        print(
+            f"worst p95 at {CACHED:,} handshakes: {worst:.1f} ms (target <= 50 ms); "
+            f"query counts {'the same' if same else 'DIFFERENT'} as at the synced size"
+        )
+        load = os.getloadavg()
+        print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end")
+    finally:
+        stop([orgsim])
+        drop_fleet(tag)
+        if user is not None:
+            user.delete()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
