@@ -10,26 +10,20 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from orgportal.pages import Freshness, HtmxHttpRequest, list_view
+from orgportal.pages import detail_page, list_page, own_row
 
 from . import selectors
 from .action_views import available_actions
 
-
-@login_required
-@require_GET
-def handshake_list(request: HtmxHttpRequest) -> HttpResponse:
-    return list_view(
-        request,
-        selectors.HANDSHAKES,
-        template="handshakes/list.html",
-        actions=available_actions,
-        url_name="handshake_list",
-        export_url_name="handshake_export",
-    )
+handshake_list = list_page(
+    selectors.HANDSHAKES,
+    template="handshakes/list.html",
+    actions=own_row(available_actions),
+    url_name="handshake_list",
+    export_url_name="handshake_export",
+)
 
 
 @login_required
@@ -37,8 +31,4 @@ def handshake_list(request: HtmxHttpRequest) -> HttpResponse:
 def handshake_detail(request: HttpRequest, pk: int) -> HttpResponse:
     handshake = selectors.get_handshake_for_user(request.user, pk)
     detail = selectors.handshake_detail(user=request.user, handshake=handshake)
-    return render(
-        request,
-        "handshakes/detail.html",
-        {"handshake": handshake, "detail": detail, "freshness": Freshness([handshake.connection])},
-    )
+    return detail_page(request, "handshakes/detail.html", "handshake", handshake, detail)

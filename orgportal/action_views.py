@@ -34,6 +34,9 @@ ACTION_TEMPLATE = "orgportal/action_page.html"
 
 # (url name, label) of each action a user may take on an object now.
 Actions = list[tuple[str, str]]
+# (url name, label, pk of the row to act on) where one list row stands for several cached rows
+# (a billing transfer held on both sides): each action acts through the side that allows it.
+SideActions = list[tuple[str, str, int]]
 
 
 def _json_value(value: Any) -> Any:
@@ -188,7 +191,7 @@ def render_row_actions(
     *,
     template: str,
     name: str,
-    actions: Callable[[Any, frozenset[str]], Actions],
+    actions: Callable[[Any, frozenset[str]], Actions | SideActions],
     extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The actions partial `template` of one row (`obj`, named `name` in it): what its actions
