@@ -259,7 +259,7 @@ def test_inbox_lists_open_invitations_soonest_deadline_first(
     make_handshake(synced, handshake_id="h-00000000sent", direction="sent")
     personas.login(client, "viewer")
     html = body(client.get(reverse("inbox")))
-    answer = html[html.index("Waiting for your answer") : html.index("Sent, waiting")]
+    answer = html[html.index("Waiting for an answer") : html.index("Sent, waiting")]
     assert answer.index("h-0000000start") < answer.index("h-00000000soon") < answer.index("h-00000000late")
     assert "accept by" in answer and "data-countdown" in answer
     assert "h-0000000close" not in html
