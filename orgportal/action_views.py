@@ -124,7 +124,8 @@ def run_action(
         if row_partial is not None and _from_row(request):
             return row_partial({"refusal": refusal, "status": refusal.status})
         return render(request, ACTION_TEMPLATE, page, status=refusal.status)
-    text = success(result)
+    # A service that re-read the other side's copies (the portal holds both sides) says so.
+    text = success(result) + getattr(result, "other_sides_note", "")
     if done_url is not None:
         next_url = done_url(result)
     if request.htmx:
