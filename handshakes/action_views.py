@@ -91,7 +91,7 @@ def _answer(request: HtmxHttpRequest, pk: int, verb: str) -> HttpResponse:
             "consequences": BILLING_TRANSFER_CONSEQUENCES if billing and verb == "accept" else (),
             "danger": verb != "accept",
             "confirm_only": True,
-            "accept_by": handshake.accept_by(),
+            "answer_by": handshake.answer_by(),
         },
         operation=answer.operation,
         params=lambda f: {"HandshakeId": handshake.handshake_id},
