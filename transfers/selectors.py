@@ -155,6 +155,20 @@ TRANSFERS = Listing(
 )
 
 
+def known_organizations(user: User, *, inviting: AwsConnection) -> list[tuple[str, str]]:
+    """(management account id, name) of the organizations the portal knows across `user`'s
+    connections, for the invitation's picker: every one but `inviting` itself (an organization
+    cannot pay for itself), by name."""
+    rows = (
+        connections_for(user, Role.VIEWER)
+        .exclude(management_account_id="")
+        .exclude(management_account_id=inviting.management_account_id)
+        .order_by("name")
+        .values_list("management_account_id", "name")
+    )
+    return list(dict(rows).items())
+
+
 @dataclass
 class TransferDetail:
     transfer: ResponsibilityTransfer

@@ -184,7 +184,10 @@ def test_admin_invites_the_other_side_accepts_and_the_admin_terminates(
     admin.fill("input[name=source_name]", "Source org billing")
     admin.select_option("select[name=start]", index=0)
     admin.locator("#action-page button[type=submit]").first.click()
-    admin.wait_for_selector(".sent-call")
+    # The review says it in plain words; the exact request is folded in a <details> beneath.
+    admin.wait_for_selector(".plain-review")
+    assert "will pay the AWS bills of" in admin.locator(".plain-review").inner_text()
+    admin.locator("details.sent-request summary").click()
     assert "InviteOrganizationToTransferResponsibility" in admin.locator(".sent-call").inner_text()
     _confirm(admin)
     transfer = ResponsibilityTransfer.objects.get(connection=payer.connection)
