@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
@@ -211,22 +211,36 @@ def list_view(
 
 def list_page(
     listing: Listing[C, Any],
-    *,
+    name: str,
     template: str,
     actions: Callable[[C, Mapping[int, frozenset[str]]], Sequence[tuple[Any, ...]]],
-    url_name: str,
-    export_url_name: str,
 ) -> Callable[[HtmxHttpRequest], HttpResponse]:
-    """The view of a list page: `list_view` with this list's arguments, signed in, GET only."""
+    """The view of the list page of `name` (its URLs are `<name>_list` and `<name>_export`):
+    `list_view` with this list's arguments, signed in, GET only."""
 
     @login_required
     @require_GET
     def view(request: HtmxHttpRequest) -> HttpResponse:
         return list_view(
-            request, listing, template=template, actions=actions, url_name=url_name, export_url_name=export_url_name
+            request,
+            listing,
+            template=template,
+            actions=actions,
+            url_name=f"{name}_list",
+            export_url_name=f"{name}_export",
         )
 
     return view
+
+
+def read_urls(name: str, *, list: Any, detail: Any, export: Any) -> list[URLPattern]:
+    """The read-only routes of an area whose rows are `name`: its list (`<name>_list`), a row's
+    detail (`<name>_detail`) and the list's CSV export (`<name>_export`)."""
+    return [
+        path("", list, name=f"{name}_list"),
+        path("<int:pk>/", detail, name=f"{name}_detail"),
+        path("export.csv", export, name=f"{name}_export"),
+    ]
 
 
 def own_row(actions: Callable[[C, frozenset[str]], Sequence[tuple[Any, ...]]]) -> Callable[..., Any]:
@@ -235,9 +249,20 @@ def own_row(actions: Callable[[C, frozenset[str]], Sequence[tuple[Any, ...]]]) -
     return lambda row, roles: actions(row, roles[row.connection_id])
 
 
-def detail_page(request: HttpRequest, template: str, name: str, row: Any, detail: Any) -> HttpResponse:
-    """A cached row's detail page: the row (as `name`), its related rows and how fresh it is."""
-    return render(request, template, {name: row, "detail": detail, "freshness": Freshness([row.connection])})
+def detail_page(
+    get_for_user: Callable[[User, int], C], related: Callable[..., Any], name: str, template: str
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """The view of a cached row's detail page: the row through its "for this user" helper (404 /
+    403), as `name`; its related rows (`related(user=..., <name>=row)`) as `detail`; how fresh."""
+
+    @login_required
+    @require_GET
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        row = get_for_user(request.user, pk)
+        detail = related(user=request.user, **{name: row})
+        return render(request, template, {name: row, "detail": detail, "freshness": Freshness([row.connection])})
+
+    return view
 
 
 def export_connections(request: HttpRequest, params: QueryDict) -> QuerySet[AwsConnection]:

@@ -103,11 +103,8 @@ def organization_home(request: HtmxHttpRequest) -> HttpResponse:
     if named:
         return redirect("organization", get_connection_for_user(request.user, named).pk)
     readable = connections_for(request.user)
-    last = (
-        readable.filter(pk=request.session.get(LAST_ORGANIZATION)).first()
-        if LAST_ORGANIZATION in request.session
-        else None
-    )
+    remembered = request.session.get(LAST_ORGANIZATION)
+    last = readable.filter(pk=remembered).first() if isinstance(remembered, int) else None
     connection = last or readable.order_by("name", "pk").first()
     if connection is None:
         raise Http404("No connection yet: an administrator adds one and gives you a role on it.")
