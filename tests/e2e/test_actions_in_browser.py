@@ -97,7 +97,7 @@ def test_approver_accepts_a_billing_transfer_and_it_is_audited_and_exported(
     # The detail page's actions lead to the confirmation: what it means, what will be sent.
     page.locator(f"#actions-handshake-{handshake.pk}").get_by_role("link", name="Accept…").click()
     page.wait_for_url(f"**{reverse('handshake_accept', args=[handshake.pk])}")
-    assert page.locator(".countdown").inner_text().strip().endswith("left)")
+    assert page.locator(".countdown").inner_text().strip().endswith("left")  # one deadline, graded
     consequences = page.locator(".consequences").inner_text()
     assert "separate invoice" in consequences and "Cost Explorer" in consequences
     assert "AcceptHandshake" in page.locator(".sent-call").inner_text()
