@@ -19,7 +19,8 @@ from orgportal.roles import get_connection_for_user
 from orgportal.writepath import action_view
 from transfers.action_views import render_transfer_actions, transfer_detail_url, transfer_page
 from transfers.forms import InviteOrganizationForm
-from transfers.selectors import get_transfer_for_user
+from transfers.models import accept_by
+from transfers.selectors import get_transfer_for_user, known_organizations
 
 from . import services
 from .forms import AnswerForm, EnableAllFeaturesForm, InviteAccountForm
@@ -91,7 +92,7 @@ def _answer(request: HtmxHttpRequest, pk: int, verb: str) -> HttpResponse:
             "consequences": BILLING_TRANSFER_CONSEQUENCES if billing and verb == "accept" else (),
             "danger": verb != "accept",
             "confirm_only": True,
-            "accept_by": handshake.accept_by(),
+            "answer_by": handshake.answer_by(),
         },
         operation=answer.operation,
         params=lambda f: {"HandshakeId": handshake.handshake_id},
@@ -181,24 +182,50 @@ def organization_actions(connection: AwsConnection, roles: frozenset[str]) -> Ac
 # --- the invitation to a billing transfer, and its withdrawal ------------------------------------
 
 
+def invitation_in_plain_words(payer: AwsConnection, known: dict[str, str], form: Any) -> list[str]:
+    """The review of a billing invitation as a finance person reads it: who will pay for whom,
+    from when, and what it means."""
+    target = form.cleaned_data["target"]
+    start = form.cleaned_data["start"]
+    whom = known.get(target) or (
+        f"the organization whose management account is {target}"
+        if target.isdigit()
+        else f"the organization whose management account's email is {target}"
+    )
+    return [
+        f"{payer.name} will pay the AWS bills of {whom}.",
+        f"From when: from {start:%B %Y} (00:00 UTC on {start:%Y-%m-%d}), if {whom} accepts by "
+        f"{accept_by(start):%Y-%m-%d %H:%M} UTC (24 hours before the start).",
+        f"What it means: from then on {payer.name} receives a separate invoice for {whom} each month and pays "
+        f"it; {whom} loses access to its own historical cost data (Cost Explorer, Budgets, the Cost and Usage "
+        "Report). It lasts until either side ends it.",
+    ]
+
+
 @action_view(role=Role.OPERATOR, target="connection")
 def transfer_invite(request: HtmxHttpRequest, connection_pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, connection_pk, Role.OPERATOR)
+    known = known_organizations(request.user, inviting=connection)
+    form = InviteOrganizationForm(request.POST or None)
+    form.fields["target"].widget.attrs["list"] = "known-organizations"
     return run_invitation(
         request,
         connection=connection,
-        form=InviteOrganizationForm(request.POST or None),
+        form=form,
         invite=services.transfer_invite,
         context={
             "title": f"Invite an organization to let {connection.name} pay its bills",
             "verb": "send invitation",
-            "intro": "The invited organization's management account must accept at least 24 hours before the "
-            "start. From the start date this organization receives and pays a separate invoice for it.",
+            "intro": "Pick an organization the portal knows, or type the management account's id or email. It "
+            "must accept at least 24 hours before the start. From the start date this organization receives and "
+            "pays a separate invoice for it.",
+            "known_organizations": known,
         },
         operation="InviteOrganizationToTransferResponsibility",
         fields={"source_name": "source_name", "start_at": "start"},
         invitee="the organization",
         list_url_name="transfer_list",
+        explain=lambda f: invitation_in_plain_words(connection, dict(known), f),
     )
 
 

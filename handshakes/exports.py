@@ -5,11 +5,7 @@ it; another connection is a 404 if named."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, StreamingHttpResponse
-from django.views.decorators.http import require_GET
-
-from orgportal.pages import list_export
+from orgportal.pages import export_view
 
 from .selectors import HANDSHAKES
 
@@ -29,14 +25,4 @@ HEADER = (
     "vanished_at",
 )
 
-
-@login_required
-@require_GET
-def export(request: HttpRequest) -> StreamingHttpResponse:
-    return list_export(
-        request,
-        HANDSHAKES,
-        header=HEADER,
-        filename="handshakes.csv",
-        what="handshakes",
-    )
+export = export_view(HANDSHAKES, header=HEADER, filename="handshakes.csv", what="handshakes")

@@ -25,7 +25,7 @@ from orgportal.roles import require_role
 from orgportal.writepath import ActionClaim, ActionRefused, PlannedAction, apply_to_row, pass_gates, resource_key
 from transfers.models import Direction as TransferDirection
 from transfers.models import ResponsibilityTransfer
-from transfers.services import resync_transfer, start_choices
+from transfers.services import other_copies, refresh_copies, resync_transfer, start_choices, transfer_copies
 from transfers.sync import TRANSFER, transfer_row
 
 from .models import Direction, Handshake
@@ -83,6 +83,17 @@ def resync_handshake(handshake: Handshake) -> str:
         fresh = Handshake.objects.select_for_update().get(pk=handshake.pk)
         apply_handshake(handshake=fresh, data=result.data["Handshake"])
     return f"The portal refreshed it from AWS: it is now {fresh.state.lower()}."
+
+
+def other_sides(*, connection_id: int, handshake_id: str, transfer_id: str) -> list[tuple[Any, Any]]:
+    """The re-reads of the other copies an answer to a handshake changed: the same handshake cached
+    by another connection (the sender's copy of an invitation received here, or the reverse) and,
+    for a billing invitation, that connection's copy of the transfer it decides."""
+    copies = other_copies(Handshake, connection_id=connection_id, handshake_id=handshake_id)
+    return [
+        *((resync_handshake, copy) for copy in copies),
+        *transfer_copies(transfer_id, connection_id=connection_id),
+    ]
 
 
 def refreshed(handshake: Handshake) -> Handshake:
@@ -156,7 +167,13 @@ def handshake_answer(*, handshake: Handshake, verb: str, actor: Any, request: Ht
     ) as claim:
         check_open(refreshed(handshake), direction=answer.direction, verb=verb)
         data = claim.call(answer.operation, params)
-        return apply_handshake(handshake=handshake, data=data["Handshake"])
+        answered = apply_handshake(handshake=handshake, data=data["Handshake"])
+    return refresh_copies(
+        answered,
+        other_sides(
+            connection_id=answered.connection_id, handshake_id=answered.handshake_id, transfer_id=answered.transfer_id
+        ),
+    )
 
 
 def handshake_accept(*, handshake: Handshake, actor: Any, request: HttpRequest | None = None) -> Handshake:
@@ -412,4 +429,7 @@ def transfer_cancel(
         if data["Handshake"].get("State") == "CANCELED":
             apply_to_row(transfer, TRANSFER, {"status": "CANCELED"})
         transfer.refresh_from_db()
-        return transfer
+    return refresh_copies(
+        transfer,
+        other_sides(connection_id=transfer.connection_id, handshake_id=handshake_id, transfer_id=transfer.transfer_id),
+    )

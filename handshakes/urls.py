@@ -3,12 +3,12 @@ the transfers' URLs: `transfer_invitation_urls`, included by the root URLconf)."
 
 from django.urls import path
 
+from orgportal.pages import read_urls
+
 from . import action_views, exports, views
 
 urlpatterns: list = [
-    path("", views.handshake_list, name="handshake_list"),
-    path("<int:pk>/", views.handshake_detail, name="handshake_detail"),
-    path("export.csv", exports.export, name="handshake_export"),
+    *read_urls("handshake", list=views.handshake_list, detail=views.handshake_detail, export=exports.export),
     # Every state-changing URL of this area, the organization's too.
     path("<int:pk>/accept/", action_views.accept, name="handshake_accept"),
     path("<int:pk>/decline/", action_views.decline, name="handshake_decline"),

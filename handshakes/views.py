@@ -3,42 +3,17 @@ and the detail (parties, the nested resources tree, the linked transfer, history
 
 Thin views: parse, fetch through the "for this user" helpers (another user's connection or
 handshake is a 404), call a selector, render the page — or, for htmx, only the `#rows` partial.
-Read-only: pages never call AWS.
+Read-only: pages never call AWS. The flow is the pages room's own (`orgportal.pages.list_page`,
+`detail_page`); this room says what it shows.
 """
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from orgportal.pages import detail_page, list_page, own_row
 
-from orgportal.pages import Freshness, HtmxHttpRequest, list_view
-
-from . import selectors
 from .action_views import available_actions
+from .selectors import HANDSHAKES, get_handshake_for_user
+from .selectors import handshake_detail as related
 
-
-@login_required
-@require_GET
-def handshake_list(request: HtmxHttpRequest) -> HttpResponse:
-    return list_view(
-        request,
-        selectors.HANDSHAKES,
-        template="handshakes/list.html",
-        actions=available_actions,
-        url_name="handshake_list",
-        export_url_name="handshake_export",
-    )
-
-
-@login_required
-@require_GET
-def handshake_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    handshake = selectors.get_handshake_for_user(request.user, pk)
-    detail = selectors.handshake_detail(user=request.user, handshake=handshake)
-    return render(
-        request,
-        "handshakes/detail.html",
-        {"handshake": handshake, "detail": detail, "freshness": Freshness([handshake.connection])},
-    )
+handshake_list = list_page(HANDSHAKES, "handshake", "handshakes/list.html", own_row(available_actions))
+handshake_detail = detail_page(get_handshake_for_user, related, "handshake", "handshakes/detail.html")

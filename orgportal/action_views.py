@@ -34,6 +34,9 @@ ACTION_TEMPLATE = "orgportal/action_page.html"
 
 # (url name, label) of each action a user may take on an object now.
 Actions = list[tuple[str, str]]
+# (url name, label, pk of the row to act on) where one list row stands for several cached rows
+# (a billing transfer held on both sides): each action acts through the side that allows it.
+SideActions = list[tuple[str, str, int]]
 
 
 def _json_value(value: Any) -> Any:
@@ -77,10 +80,12 @@ def run_action(
     next_url: str,
     row_partial: Callable[[Any], HttpResponse] | None = None,
     done_url: Callable[[Any], str] | None = None,
+    explain: Callable[[ActionForm], list[str]] | None = None,
 ) -> HttpResponse:
     """Edit → review → confirm, for every action view (see the module docstring). After success
     the user goes to `next_url`, or to `done_url(result)` when that depends on the result (the
-    page of what the action created)."""
+    page of what the action created). With `explain`, the review says what the valid form will do
+    in plain words, and the exact call folds away beneath it."""
     page = {**context, "form": form, "next": next_url, "confirm_fields": form.confirm_fields}
     confirm_only = bool(context.get("confirm_only"))
     if request.method != "POST":
@@ -98,6 +103,8 @@ def run_action(
         return render(request, ACTION_TEMPLATE, page, status=422)
     if not form.is_confirmed:
         page.update(step="review", call=describe_call(operation, params(form)))
+        if explain is not None:
+            page["explanation"] = explain(form)
         return render(request, ACTION_TEMPLATE, page)
     try:
         result = perform(form)
@@ -121,7 +128,8 @@ def run_action(
         if row_partial is not None and _from_row(request):
             return row_partial({"refusal": refusal, "status": refusal.status})
         return render(request, ACTION_TEMPLATE, page, status=refusal.status)
-    text = success(result)
+    # A service that re-read the other side's copies (the portal holds both sides) says so.
+    text = success(result) + getattr(result, "other_sides_note", "")
     if done_url is not None:
         next_url = done_url(result)
     if request.htmx:
@@ -146,10 +154,12 @@ def run_invitation(
     fields: dict[str, str] | None = None,
     invitee: str,
     list_url_name: str,
+    explain: Callable[[ActionForm], list[str]] | None = None,
 ) -> HttpResponse:
     """`run_action` for an invitation `connection` sends (an account to join the organization, an
     organization to transfer its billing): `invite` is the service, called with what every
-    invitation has (target, notes, tags) and its own `fields` (service keyword -> form field)."""
+    invitation has (target, notes, tags) and its own `fields` (service keyword -> form field);
+    `explain` says it in plain words on the review."""
 
     def perform(f: ActionForm) -> Any:
         data = f.cleaned_data
@@ -174,6 +184,7 @@ def run_invitation(
         perform=perform,
         success=lambda h: f"Invitation {h.handshake_id} sent to {h.counterparty or invitee}.",
         next_url=safe_next(request, url_or(list_url_name, default="inbox")),
+        explain=explain,
     )
 
 
@@ -188,7 +199,7 @@ def render_row_actions(
     *,
     template: str,
     name: str,
-    actions: Callable[[Any, frozenset[str]], Actions],
+    actions: Callable[[Any, frozenset[str]], Actions | SideActions],
     extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The actions partial `template` of one row (`obj`, named `name` in it): what its actions

@@ -20,8 +20,9 @@ from handshakes.models import Direction, HandshakeChange
 from handshakes.selectors import name_counterparties, open_invitation_counts, open_invitations
 from transfers.models import TransferChange
 
+from .models import Role
 from .pages import Freshness, change_lines, visible_connections
-from .roles import roles_by_connection
+from .roles import holders, roles_by_connection
 
 INVITATIONS_SHOWN = 20
 CHANGES_SHOWN = 20
@@ -90,6 +91,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
     roles = roles_by_connection(request.user)
     for handshake in received:
         handshake.actions = available_actions(handshake, roles[handshake.connection_id])  # type: ignore[attr-defined]
+    # Never promise an answer the user may not give: a row the user cannot answer names who can
+    # (the connection's approvers, one query), and "your answer" is said only when every one is theirs.
+    answerers = holders({h.connection_id for h in received if not h.actions}, Role.APPROVER)  # type: ignore[attr-defined]
+    for handshake in received:
+        handshake.answerers = answerers.get(handshake.connection_id, [])  # type: ignore[attr-defined]
     return render(
         request,
         "orgportal/inbox.html",
@@ -98,6 +104,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "freshness": Freshness(connections),
             "received": received,
             "received_total": totals[Direction.RECEIVED],
+            "yours_to_answer": bool(received) and all(h.actions for h in received),  # type: ignore[attr-defined]
             "sent": sent,
             "sent_total": totals[Direction.SENT],
             "changes": recent_changes(ids, CHANGES_SHOWN),

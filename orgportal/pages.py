@@ -8,16 +8,18 @@ Pages never call AWS: everything here reads the cache the sync writes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
+from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
 from audit.csv import csv_bytes, stream_csv
@@ -173,19 +175,21 @@ def list_view(
     listing: Listing[C, Any],
     *,
     template: str,
-    actions: Callable[[C, frozenset[str]], list[tuple[str, str]]],
+    actions: Callable[[C, Mapping[int, frozenset[str]]], Sequence[tuple[Any, ...]]],
     url_name: str,
     export_url_name: str,
 ) -> HttpResponse:
     """A list page (`listing` over the user's connections, one page as the query string asks):
-    the whole `template`, or for htmx only its `#rows` partial. Read-only: never calls AWS."""
+    the whole `template`, or for htmx only its `#rows` partial. Read-only: never calls AWS.
+    `actions(row, roles)` says what the user may do on a row, given their roles on every
+    connection (a row may stand for rows of several connections: a transfer's two sides)."""
     user = request_user(request)
     connections = visible_connections(user)
     result = listing.page(connections=connections, params=request.GET)
     roles = roles_by_connection(user)
     for row in result.page.rows:
         # What the user may do on each row, from the actions room's own rule (no query per row).
-        row.actions = actions(row, roles[row.connection_id])  # type: ignore[attr-defined]
+        row.actions = actions(row, roles)  # type: ignore[attr-defined]
     context = {
         "result": result,
         "page": result.page,
@@ -203,6 +207,62 @@ def list_view(
     if request.htmx:
         template += "#rows"
     return render(request, template, context)
+
+
+def list_page(
+    listing: Listing[C, Any],
+    name: str,
+    template: str,
+    actions: Callable[[C, Mapping[int, frozenset[str]]], Sequence[tuple[Any, ...]]],
+) -> Callable[[HtmxHttpRequest], HttpResponse]:
+    """The view of the list page of `name` (its URLs are `<name>_list` and `<name>_export`):
+    `list_view` with this list's arguments, signed in, GET only."""
+
+    @login_required
+    @require_GET
+    def view(request: HtmxHttpRequest) -> HttpResponse:
+        return list_view(
+            request,
+            listing,
+            template=template,
+            actions=actions,
+            url_name=f"{name}_list",
+            export_url_name=f"{name}_export",
+        )
+
+    return view
+
+
+def read_urls(name: str, *, list: Any, detail: Any, export: Any) -> list[URLPattern]:
+    """The read-only routes of an area whose rows are `name`: its list (`<name>_list`), a row's
+    detail (`<name>_detail`) and the list's CSV export (`<name>_export`)."""
+    return [
+        path("", list, name=f"{name}_list"),
+        path("<int:pk>/", detail, name=f"{name}_detail"),
+        path("export.csv", export, name=f"{name}_export"),
+    ]
+
+
+def own_row(actions: Callable[[C, frozenset[str]], Sequence[tuple[Any, ...]]]) -> Callable[..., Any]:
+    """`actions(row, roles)` of a list whose rows each stand for one cached row: the roles the
+    user holds on that row's connection."""
+    return lambda row, roles: actions(row, roles[row.connection_id])
+
+
+def detail_page(
+    get_for_user: Callable[[User, int], C], related: Callable[..., Any], name: str, template: str
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """The view of a cached row's detail page: the row through its "for this user" helper (404 /
+    403), as `name`; its related rows (`related(user=..., <name>=row)`) as `detail`; how fresh."""
+
+    @login_required
+    @require_GET
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        row = get_for_user(request.user, pk)
+        detail = related(user=request.user, **{name: row})
+        return render(request, template, {name: row, "detail": detail, "freshness": Freshness([row.connection])})
+
+    return view
 
 
 def export_connections(request: HttpRequest, params: QueryDict) -> QuerySet[AwsConnection]:
@@ -226,15 +286,19 @@ def list_export(
     header: tuple[str, ...],
     filename: str,
     what: str,
+    annotate: Callable[[QuerySet[Any], QuerySet[AwsConnection]], QuerySet[Any]] | None = None,
 ) -> StreamingHttpResponse:
     """The CSV export of a list: the rows the list page shows for the same query string (its own
     filter parsing, `listing.filtered`) on the connections `export_connections` allows, in the
     page's own order (the `sort` of the query string: NULLs last, ties by id), every page of
     it, streamed through the one writer (`audit.csv.stream_csv`), audited. The first column is
     the connection's name, the others are the model's fields named in `header`; times are
-    written in UTC with a Z."""
+    written in UTC with a Z. `annotate(queryset, readable)` adds the columns that are not the
+    model's own fields, given every connection the user may read."""
     connections = export_connections(request, request.GET)
     queryset, *_ = listing.filtered(connections=list(connections), params=request.GET)
+    if annotate is not None:
+        queryset = annotate(queryset, connections_for(request.user, Role.VIEWER))
     ordering, _notice = parse_ordering(request.GET.get("sort"), listing.sorts, listing.default_sort)
     f = F(ordering.sort.field)
     order = (f.desc(nulls_last=True), "-pk") if ordering.descending else (f.asc(nulls_last=True), "pk")
@@ -248,3 +312,21 @@ def list_export(
         audit_params={"what": what, **{k: request.GET.getlist(k) for k in request.GET}},
         connection=only,
     )
+
+
+def export_view(
+    listing: Listing[Any, Any],
+    *,
+    header: tuple[str, ...],
+    filename: str,
+    what: str,
+    annotate: Callable[[QuerySet[Any], QuerySet[AwsConnection]], QuerySet[Any]] | None = None,
+) -> Callable[[HttpRequest], StreamingHttpResponse]:
+    """The view of a list's CSV export (`list_export`), signed in, GET only."""
+
+    @login_required
+    @require_GET
+    def view(request: HttpRequest) -> StreamingHttpResponse:
+        return list_export(request, listing, header=header, filename=filename, what=what, annotate=annotate)
+
+    return view

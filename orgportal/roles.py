@@ -106,11 +106,46 @@ def get_connection_for_user(user: User, pk: int | str, role: str = Role.VIEWER) 
     return connection
 
 
+def holders(connection_ids: Iterable[int], role: str) -> dict[int, list[str]]:
+    """connection id -> the usernames of the active users whose grant there gives `role` (one
+    query): who can answer an invitation, who can grant a role. Superusers hold every role but
+    are not listed: a page names the people of the connection."""
+    found: dict[int, list[str]] = defaultdict(list)
+    grants = (
+        Grant.objects.filter(connection_id__in=list(connection_ids), role__in=_granting(role), user__is_active=True)
+        .values_list("connection_id", "user__username")
+        .order_by("user__username")
+        .distinct()
+    )
+    for connection_id, username in grants:
+        found[connection_id].append(username)
+    return found
+
+
+class RoleRequired(PermissionDenied):
+    """A signed-in user reached a connection they read but lack `role` on: the 403 page
+    (`orgportal.forbidden`) says which role on which connection, and who can grant it."""
+
+    def __init__(self, connection: AwsConnection, role: str) -> None:
+        self.connection = connection
+        self.role = role
+        super().__init__(f"This needs the {Role(role).label} role on {connection.name}.")
+
+    @property
+    def role_label(self) -> str:
+        return str(Role(self.role).label)
+
+    def granters(self) -> list[str]:
+        """The connection's admins: they grant roles on it (from the Users page)."""
+        return holders([self.connection.pk], Role.ADMIN)[self.connection.pk]
+
+
 def require_role(user: Any, connection: AwsConnection, role: str) -> None:
-    """Raise PermissionDenied unless `user` holds `role` on `connection`. Views and services call
-    it alike (a service checks again, so a task or a shell cannot skip it); `None` is the portal
-    acting on its own (a task), which needs no grant."""
+    """Raise PermissionDenied (a `RoleRequired` that names the role and the connection) unless
+    `user` holds `role` on `connection`. Views and services call it alike (a service checks
+    again, so a task or a shell cannot skip it); `None` is the portal acting on its own (a
+    task), which needs no grant."""
     if user is None:
         return
     if not has_role(user, connection, role):
-        raise PermissionDenied(f"This needs the {Role(role).label} role on {connection.name}.")
+        raise RoleRequired(connection, role)

@@ -125,6 +125,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "orgportal.middleware.SecurityHeadersMiddleware",
+    # A missing role is a 403 page that names the role, the connection and who grants it.
+    "orgportal.forbidden.ExplainForbiddenMiddleware",
 ]
 
 ROOT_URLCONF = "orgportal.urls"

@@ -11,6 +11,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("", views.organization_home, name="organization_home"),
     path("<int:pk>/", views.organization, name="organization"),
     path("<int:pk>/create/", views.organization_create, name="organization_create"),
     path("<int:pk>/policy-types/enable/", views.policy_type_change, {"enable": True}, name="policy_type_enable"),

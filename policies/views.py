@@ -28,7 +28,7 @@ from orgportal.action_views import ACTION_TEMPLATE, run_action
 from orgportal.listing import Ordering, Sort, keyset_page
 from orgportal.models import AwsConnection, Role
 from orgportal.pages import HtmxHttpRequest
-from orgportal.roles import get_connection_for_user, request_roles_on
+from orgportal.roles import connections_for, get_connection_for_user, request_roles_on
 from orgportal.writepath import ActionFailed, action_view
 
 from . import selectors, services
@@ -47,7 +47,13 @@ BY_NAME = Ordering(Sort("name", "name", "Name"), descending=False)
 BY_ACCOUNT = Ordering(Sort("account", "account_id", "Account"), descending=False)
 
 
+# The session key of the organization last opened: the Organization tab opens it again.
+LAST_ORGANIZATION = "organization_connection"
+
+
 def _context(request: HtmxHttpRequest, connection: AwsConnection, **extra: Any) -> dict[str, Any]:
+    """What every organization page shows beside its own rows; opening one remembers it."""
+    request.session[LAST_ORGANIZATION] = connection.pk
     return {"connection": connection, "roles": request_roles_on(request, connection), "Role": Role, **extra}
 
 
@@ -86,6 +92,23 @@ def _list_page(
 
 
 # --- organization -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def organization_home(request: HtmxHttpRequest) -> HttpResponse:
+    """The Organization tab and the pages' switcher: the connection named in `connection` (404 if
+    unseen), else the one this session used last while the user may still read it, else the first."""
+    named = request.GET.get("connection")
+    if named:
+        return redirect("organization", get_connection_for_user(request.user, named).pk)
+    readable = connections_for(request.user)
+    remembered = request.session.get(LAST_ORGANIZATION)
+    last = readable.filter(pk=remembered).first() if isinstance(remembered, int) else None
+    connection = last or readable.order_by("name", "pk").first()
+    if connection is None:
+        raise Http404("No connection yet: an administrator adds one and gives you a role on it.")
+    return redirect("organization", connection.pk)
 
 
 @login_required

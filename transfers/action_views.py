@@ -7,11 +7,12 @@ the handshake actions (`handshakes.action_views`) under this area's URLs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from orgportal.action_views import Actions, render_row_actions, run_action, safe_next, url_or
+from orgportal.action_views import Actions, SideActions, render_row_actions, run_action, safe_next, url_or
 from orgportal.models import Role
 from orgportal.pages import HtmxHttpRequest
 from orgportal.writepath import action_view
@@ -44,12 +45,28 @@ def available_actions(transfer: ResponsibilityTransfer, roles: frozenset[str]) -
     return actions
 
 
+def own_actions(transfer: ResponsibilityTransfer, roles: frozenset[str]) -> SideActions:
+    """`available_actions` on this very row (the detail page, a row's cell after an action)."""
+    return [(name, label, transfer.pk) for name, label in available_actions(transfer, roles)]
+
+
+def side_actions(transfer: ResponsibilityTransfer, roles: Mapping[int, frozenset[str]]) -> SideActions:
+    """What a list row of the transfer offers, over every side the user holds (`sides`, see
+    `selectors.attach_sides`): each action once, on the first side whose connection's role and
+    state allow it — a viewer of the payer who operates the source renames through the source."""
+    found: dict[str, tuple[str, str, int]] = {}
+    for side in getattr(transfer, "sides", [transfer]):
+        for name, label, pk in own_actions(side, roles[side.connection_id]):
+            found.setdefault(name, (name, label, pk))
+    return list(found.values())
+
+
 def render_transfer_actions(
     request: HttpRequest, transfer: ResponsibilityTransfer, extra: dict[str, Any] | None = None
 ) -> HttpResponse:
     """The `_actions.html` partial of one transfer (what a row's actions cell shows)."""
     return render_row_actions(
-        request, transfer, template="transfers/_actions.html", name="transfer", actions=available_actions, extra=extra
+        request, transfer, template="transfers/_actions.html", name="transfer", actions=own_actions, extra=extra
     )
 
 

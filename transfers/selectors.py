@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import QueryDict
 
 from orgportal.aws import enum_choices
@@ -100,7 +100,41 @@ def filter_transfers(
             | Q(source_email__icontains=q)
             | Q(target_email__icontains=q)
         )
-    return queryset
+    return one_row_per_transfer(queryset)
+
+
+def one_row_per_transfer(queryset: QuerySet[ResponsibilityTransfer]) -> QuerySet[ResponsibilityTransfer]:
+    """One row per AWS transfer id: where the user's connections hold both sides of a transfer
+    (the payer's caches it inbound, the source's outbound), only the first row (lowest pk) that
+    passes the same filters stays. Said as a NOT EXISTS over the filtered rows themselves, so a
+    filter that matches one side only (a direction, a connection) shows that side, the list
+    and its export agree, and keyset paging still walks one indexed order."""
+    earlier = queryset.filter(transfer_id=OuterRef("transfer_id"), pk__lt=OuterRef("pk"))
+    return queryset.filter(~Exists(earlier))
+
+
+def attach_sides(transfers: list[ResponsibilityTransfer], connections: list[AwsConnection]) -> None:
+    """Attach `sides`: every cached row of each transfer's id on the user's connections (the
+    shown row itself among them), in one query, so a row says which sides the user holds and
+    acts with the side whose role allows an action."""
+    by_pk = {c.pk: c for c in connections}
+    found: dict[str, list[ResponsibilityTransfer]] = {}
+    wanted = {t.transfer_id for t in transfers}
+    if wanted:
+        rows = ResponsibilityTransfer.objects.filter(connection_id__in=list(by_pk), transfer_id__in=wanted)
+        shown = {t.pk: t for t in transfers}
+        for row in rows.order_by("pk"):
+            row = shown.get(row.pk, row)
+            row.connection = by_pk[row.connection_id]
+            found.setdefault(row.transfer_id, []).append(row)
+    for t in transfers:
+        t.sides = found.get(t.transfer_id) or [t]  # type: ignore[attr-defined]
+
+
+def annotate_page(transfers: list[ResponsibilityTransfer], connections: list[AwsConnection]) -> None:
+    """What a page of the list shows beside each row's fields: the parties' names and the sides held."""
+    name_parties(transfers, connections)
+    attach_sides(transfers, connections)
 
 
 def name_parties(transfers: list[ResponsibilityTransfer], connections: list[AwsConnection]) -> None:
@@ -117,14 +151,30 @@ TRANSFERS = Listing(
     apply=filter_transfers,
     sorts=SORTS,
     default_sort=DEFAULT_SORT,
-    annotate=name_parties,
+    annotate=annotate_page,
 )
+
+
+def known_organizations(user: User, *, inviting: AwsConnection) -> list[tuple[str, str]]:
+    """(management account id, name) of the organizations the portal knows across `user`'s
+    connections, for the invitation's picker: every one but `inviting` itself (an organization
+    cannot pay for itself), by name."""
+    rows = (
+        connections_for(user, Role.VIEWER)
+        .exclude(management_account_id="")
+        .exclude(management_account_id=inviting.management_account_id)
+        .order_by("name")
+        .values_list("management_account_id", "name")
+    )
+    return list(dict(rows).items())
 
 
 @dataclass
 class TransferDetail:
     transfer: ResponsibilityTransfer
     timeline: list[tuple[TransferChange, list[Any]]]
+    # The other connections of the user that cache the same AWS transfer (its other side).
+    other_sides: list[ResponsibilityTransfer]
 
 
 def transfer_detail(*, user: User, transfer: ResponsibilityTransfer) -> TransferDetail:
@@ -132,8 +182,10 @@ def transfer_detail(*, user: User, transfer: ResponsibilityTransfer) -> Transfer
     handshakes that carry the transfer come from the handshakes area's `transfer_handshakes` tag)."""
     connections = list(connections_for(user, Role.VIEWER))
     name_parties([transfer], connections)
+    attach_sides([transfer], connections)
     changes = list(transfer.changes.select_related("sync_run").order_by("observed_at", "id"))
     return TransferDetail(
         transfer=transfer,
         timeline=[(change, change_lines(change.kind, change.changes)) for change in changes],
+        other_sides=[side for side in transfer.sides if side.pk != transfer.pk],  # type: ignore[attr-defined]
     )

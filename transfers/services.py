@@ -12,9 +12,12 @@ handshake: they live with the handshake actions (`handshakes.services`).
 from __future__ import annotations
 
 import calendar
+import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -26,6 +29,9 @@ from orgportal.writepath import ActionClaim, ActionRefused, PlannedAction, apply
 
 from .models import ResponsibilityTransfer, accept_by
 from .sync import TRANSFER, transfer_row
+
+logger = logging.getLogger(__name__)
+R = TypeVar("R")
 
 # A margin beyond the accept-by moment, so an offered month is still valid when the other side
 # reads the invitation.
@@ -95,6 +101,57 @@ def resync_transfer(transfer: ResponsibilityTransfer) -> str:
     return f"The portal refreshed it from AWS: its status is now {fresh.status.lower()}."
 
 
+# --- the other side ------------------------------------------------------------------------
+
+
+def other_copies(model: type[R], *, connection_id: int, **key: str) -> list[R]:
+    """The cached rows of `model` with this AWS id (`key`, e.g. transfer_id=...) on connections
+    other than `connection_id`: the other side of what was just acted on, where the portal holds
+    it (any connection: every copy in the portal should agree, whoever reads it)."""
+    return list(
+        model._default_manager.filter(vanished_at__isnull=True, **key)  # type: ignore[attr-defined]
+        .exclude(connection_id=connection_id)
+        .select_related("connection", "connection__read_credentials")
+        .order_by("pk")
+    )
+
+
+def refresh_copies(row: R, copies: Iterable[tuple[Callable[[Any], str], Any]]) -> R:
+    """After an action's outcome, re-read each other copy of what it changed from AWS (each with
+    its own connection's read credentials: a Describe call, not a sync), so the other side's
+    pages agree at once instead of after its next sync. Says so on `row.other_sides_note`, which
+    the action's success message carries. A copy that cannot be re-read now (its connection
+    unreachable, its credentials revoked) does not undo the action: the page says when it will
+    catch up."""
+    copies = list(copies)
+    missed = 0
+    for resync, copy in copies:
+        try:
+            resync(copy)
+        except Exception:  # the action succeeded; a courtesy re-read must never turn it into a 500
+            logger.warning("could not re-read %s on connection %s", copy, copy.connection_id, exc_info=True)
+            missed += 1
+    note = ""
+    if missed:
+        minutes = max(1, settings.SYNC_INTERVAL_SECONDS // 60)
+        note = (
+            " The other side's copy in the portal could not be re-read from AWS just now; "
+            f"it catches up at its next sync (within {minutes} min)."
+        )
+    elif copies:
+        note = " The other side's copy in the portal was refreshed from AWS too."
+    row.other_sides_note = note  # type: ignore[attr-defined]
+    return row
+
+
+def transfer_copies(transfer_id: str, *, connection_id: int) -> list[tuple[Callable[[Any], str], Any]]:
+    """The re-reads of the other cached copies of the transfer `transfer_id`."""
+    if not transfer_id:
+        return []
+    rows = other_copies(ResponsibilityTransfer, connection_id=connection_id, transfer_id=transfer_id)
+    return [(resync_transfer, row) for row in rows]
+
+
 def transfer_rename(
     *, transfer: ResponsibilityTransfer, actor: Any, name: str, request: HttpRequest | None = None
 ) -> ResponsibilityTransfer:
@@ -120,7 +177,8 @@ def transfer_rename(
             {"Id": transfer.transfer_id, "Name": name},
             audit={"Id": transfer.transfer_id, "Name": name, "PreviousName": previous},
         )
-        return apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"])
+        renamed = apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"])
+    return refresh_copies(renamed, transfer_copies(renamed.transfer_id, connection_id=renamed.connection_id))
 
 
 def transfer_terminate(
@@ -162,7 +220,8 @@ def transfer_terminate(
             {"Id": transfer.transfer_id, "EndTimestamp": end_at},
             audit={"Id": transfer.transfer_id, "EndTimestamp": end_at.isoformat()},
         )
-        return apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"])
+        ended = apply_transfer(transfer=transfer, data=data["ResponsibilityTransfer"])
+    return refresh_copies(ended, transfer_copies(ended.transfer_id, connection_id=ended.connection_id))
 
 
 def _claim(transfer: ResponsibilityTransfer, *, actor: Any, request: HttpRequest | None, action: str) -> ActionClaim:

@@ -3,12 +3,12 @@
 
 from django.urls import path
 
+from orgportal.pages import read_urls
+
 from . import action_views, exports, views
 
 urlpatterns: list = [
-    path("", views.transfer_list, name="transfer_list"),
-    path("<int:pk>/", views.transfer_detail, name="transfer_detail"),
-    path("export.csv", exports.export, name="transfer_export"),
+    *read_urls("transfer", list=views.transfer_list, detail=views.transfer_detail, export=exports.export),
     # Every state-changing URL of this area.
     path("<int:pk>/rename/", action_views.rename, name="transfer_rename"),
     path("<int:pk>/terminate/", action_views.terminate, name="transfer_terminate"),

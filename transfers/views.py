@@ -1,43 +1,19 @@
-"""Billing transfer pages: the list (filters, search, sort, keyset pages) and the detail.
+"""Billing transfer pages: the list (filters, search, sort, keyset pages; one row per AWS transfer
+however many sides of it the user's connections hold) and the detail.
 
 Thin views: parse the query string, fetch through the "for this user" helpers (another user's
 connection or transfer is a 404), call a selector, render the page — or, for htmx, only the
-list's `#rows` partial. Read-only: pages never call AWS.
+list's `#rows` partial. Read-only: pages never call AWS. The flow is the pages room's own
+(`orgportal.pages.list_page`, `detail_page`); this room says what it shows.
 """
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from orgportal.pages import detail_page, list_page
 
-from orgportal.pages import Freshness, HtmxHttpRequest, list_view
+from .action_views import side_actions
+from .selectors import TRANSFERS, get_transfer_for_user
+from .selectors import transfer_detail as related
 
-from . import selectors
-from .action_views import available_actions
-
-
-@login_required
-@require_GET
-def transfer_list(request: HtmxHttpRequest) -> HttpResponse:
-    return list_view(
-        request,
-        selectors.TRANSFERS,
-        template="transfers/list.html",
-        actions=available_actions,
-        url_name="transfer_list",
-        export_url_name="transfer_export",
-    )
-
-
-@login_required
-@require_GET
-def transfer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    transfer = selectors.get_transfer_for_user(request.user, pk)
-    detail = selectors.transfer_detail(user=request.user, transfer=transfer)
-    return render(
-        request,
-        "transfers/detail.html",
-        {"transfer": transfer, "detail": detail, "freshness": Freshness([transfer.connection])},
-    )
+transfer_list = list_page(TRANSFERS, "transfer", "transfers/list.html", side_actions)
+transfer_detail = detail_page(get_transfer_for_user, related, "transfer", "transfers/detail.html")

@@ -97,7 +97,7 @@ def test_approver_accepts_a_billing_transfer_and_it_is_audited_and_exported(
     # The detail page's actions lead to the confirmation: what it means, what will be sent.
     page.locator(f"#actions-handshake-{handshake.pk}").get_by_role("link", name="Accept…").click()
     page.wait_for_url(f"**{reverse('handshake_accept', args=[handshake.pk])}")
-    assert page.locator(".countdown").inner_text().strip().endswith("left)")
+    assert page.locator(".countdown").inner_text().strip().endswith("left")  # one deadline, graded
     consequences = page.locator(".consequences").inner_text()
     assert "separate invoice" in consequences and "Cost Explorer" in consequences
     assert "AcceptHandshake" in page.locator(".sent-call").inner_text()
@@ -184,7 +184,10 @@ def test_admin_invites_the_other_side_accepts_and_the_admin_terminates(
     admin.fill("input[name=source_name]", "Source org billing")
     admin.select_option("select[name=start]", index=0)
     admin.locator("#action-page button[type=submit]").first.click()
-    admin.wait_for_selector(".sent-call")
+    # The review says it in plain words; the exact request is folded in a <details> beneath.
+    admin.wait_for_selector(".plain-review")
+    assert "will pay the AWS bills of" in admin.locator(".plain-review").inner_text()
+    admin.locator("details.sent-request summary").click()
     assert "InviteOrganizationToTransferResponsibility" in admin.locator(".sent-call").inner_text()
     _confirm(admin)
     transfer = ResponsibilityTransfer.objects.get(connection=payer.connection)

@@ -6,7 +6,11 @@ demo scenario, one connection per organization, synced by `demo_setup`):
 - every main page fits a 390 px phone (no horizontal scroll), turns dark under a dark color
   scheme, and logs no console error or CSP violation;
 - axe-core finds no serious or critical violation on any page, light or dark;
-- the billing map's SVG names every demo organization.
+- the billing map's SVG names every demo organization;
+- the demo's 7 transfers are 7 rows in the combined transfers list (the portal holds both sides
+  of each: 14 cached rows), a Viewer following an accept link reads a 403 page naming the role
+  and the connection, and an invitation accepted on one side shows ACCEPTED on the other side's
+  page at once, with no sync run.
 
 axe-core is vendored (tests/e2e/vendor/axe.min.js, MPL-2.0) so this runs with no download; it
 is injected into pages of a context that bypasses the CSP (the CSP rightly refuses the injected
@@ -17,15 +21,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
-from handshakes.models import Handshake
-from orgportal.models import AwsConnection
+from handshakes.models import Direction, Handshake
+from orgportal.models import AwsConnection, SyncRun
 from tests.conftest import PASSWORD
 from tests.e2e.test_actions_in_browser import CHROMIUM_ARGS
 from transfers.models import ResponsibilityTransfer
@@ -215,4 +221,50 @@ def test_the_billing_map_names_every_demo_organization(demo: Any, open_as: Any) 
     for organization in demo.summary()["organizations"]:
         assert organization["name"] in drawn, organization["name"]
     assert page.locator("svg.billing-map g.edge").count() >= 1
+    assert not page.errors
+
+
+def test_the_demos_transfers_are_one_row_each_naming_both_sides(demo: Any, open_as: Any) -> None:
+    held = ResponsibilityTransfer.objects.count()
+    transfers = set(ResponsibilityTransfer.objects.values_list("transfer_id", flat=True))
+    assert len(transfers) == 7 and held == 14  # each cached twice: the payer's side and the source's
+    page = open_as("viewer")
+    page.goto(reverse("transfer_list"))
+    shown = page.locator("#rows tr[data-id]").evaluate_all("rows => rows.map(r => r.dataset.id)")
+    assert sorted(shown) == sorted(transfers)
+    sides = page.locator("#rows tr[data-id] td[data-label='Sides you hold']").first.inner_text()
+    assert "We pay" in sides and "Paid for" in sides
+    assert not page.errors
+
+
+def test_a_viewer_following_an_accept_link_is_told_which_role_on_which_connection(demo: Any, open_as: Any) -> None:
+    invitation = Handshake.objects.filter(state="OPEN", direction=Direction.RECEIVED).select_related("connection")[0]
+    page = open_as("viewer")
+    response = page.goto(reverse("handshake_accept", args=[invitation.pk]))
+    assert response is not None and response.status == 403
+    alert = page.locator("[role=alert]").inner_text()
+    assert f"This needs the Approver role on {invitation.connection.name}" in alert
+    assert "administrator" in page.locator("main").inner_text()
+
+
+def test_accepted_on_one_side_the_other_sides_page_shows_accepted_without_a_sync(demo: Any, open_as: Any) -> None:
+    received = next(
+        h
+        for h in Handshake.objects.filter(
+            state="OPEN", direction=Direction.RECEIVED, action="TRANSFER_RESPONSIBILITY"
+        ).order_by("pk")
+        if Handshake.objects.filter(handshake_id=h.handshake_id, direction=Direction.SENT).exists()
+    )
+    sent = Handshake.objects.get(handshake_id=received.handshake_id, direction=Direction.SENT)
+    runs = SyncRun.objects.count()
+    page = open_as("approver")
+    page.goto(reverse("handshake_accept", args=[received.pk]))
+    page.check("input[name=understood]")
+    page.locator("#action-page button[name=do]").click()
+    page.wait_for_url(re.compile(r".*/handshakes/\d+/$"))
+    assert "other side" in page.locator(".messages").inner_text()
+    # The sender's copy, on the other connection's page.
+    page.goto(reverse("handshake_detail", args=[sent.pk]))
+    assert "ACCEPTED" in page.locator("h1 .status").inner_text()
+    assert SyncRun.objects.count() == runs  # a targeted re-read, not a sync (and no beat ran)
     assert not page.errors

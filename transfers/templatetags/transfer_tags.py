@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from django import template
 
-from orgportal.action_views import Actions
+from orgportal.action_views import SideActions
 from orgportal.roles import request_roles_on
 
-from ..action_views import available_actions
+from ..action_views import own_actions
 from ..models import ResponsibilityTransfer
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def transfer_actions(context: template.Context, transfer: ResponsibilityTransfer) -> Actions:
-    """(url name, label) of what the user may do on `transfer` now."""
-    return available_actions(transfer, request_roles_on(context["request"], transfer.connection))
+def transfer_actions(context: template.Context, transfer: ResponsibilityTransfer) -> SideActions:
+    """(url name, label, pk) of what the user may do on `transfer` now."""
+    return own_actions(transfer, request_roles_on(context["request"], transfer.connection))
