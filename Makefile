@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	DEBUG=true $(BIN)/mypy orgportal transfers handshakes policies audit orgsim notifications approvals
+	DEBUG=true $(BIN)/mypy front orgportal transfers handshakes policies audit orgsim notifications approvals
 
 bench: $(STAMP)
 	$(BIN)/python bench/orgsim_bench.py

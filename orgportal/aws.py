@@ -688,8 +688,6 @@ def _session_for(
 def _budget_account(connection: AwsConnection, credentials: AwsCredentials) -> str:
     """Whose rate budget a client draws on: the role's account, the account AWS named at the last
     sync, or (never synced yet) the connection's own."""
-    from .models import CredentialMode
-
     if credentials.mode == CredentialMode.ASSUME_ROLE:
         parts = credentials.role_arn.split(":")
         if len(parts) > 4 and parts[4]:

@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import redis
 from django.conf import settings
 
 # (rate per second, burst) per account and per organization, as AWS documents them.
@@ -113,8 +114,6 @@ return tostring(wait)
 
 class RedisStore:
     def __init__(self, url: str) -> None:
-        import redis
-
         self.client = redis.Redis.from_url(url)
         self.script = self.client.register_script(_LUA)
 

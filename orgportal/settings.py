@@ -129,7 +129,7 @@ MIDDLEWARE = [
     "orgportal.forbidden.ExplainForbiddenMiddleware",
 ]
 
-ROOT_URLCONF = "orgportal.urls"
+ROOT_URLCONF = "front.urls"
 WSGI_APPLICATION = "orgportal.wsgi.application"
 
 TEMPLATES = [

@@ -21,12 +21,11 @@ from django.views.decorators.http import require_GET
 
 from handshakes.models import Handshake
 from handshakes.selectors import deadline_of
+from orgportal import labels
+from orgportal.deadlines import RULE, urgency
+from orgportal.pages import Freshness, party_names, visible_connections
+from orgportal.roles import request_user
 from transfers.models import ResponsibilityTransfer
-
-from . import labels
-from .deadlines import RULE, urgency
-from .pages import Freshness, party_names, visible_connections
-from .roles import request_user
 
 NODE_W, NODE_H = 230, 52
 COL_GAP, ROW_GAP = 150, 34

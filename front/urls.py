@@ -5,8 +5,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from handshakes.urls import transfer_invitation_urls
+from orgportal import auth
 
-from . import auth, billing_map, inbox
+from . import billing_map, inbox
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -18,11 +18,10 @@ from django.views.decorators.http import require_GET
 from handshakes.action_views import available_actions
 from handshakes.models import Direction, HandshakeChange
 from handshakes.selectors import name_counterparties, open_invitation_counts, open_invitations
+from orgportal.models import Role
+from orgportal.pages import Freshness, change_lines, visible_connections
+from orgportal.roles import holders, roles_by_connection
 from transfers.models import TransferChange
-
-from .models import Role
-from .pages import Freshness, change_lines, visible_connections
-from .roles import holders, roles_by_connection
 
 INVITATIONS_SHOWN = 20
 CHANGES_SHOWN = 20
