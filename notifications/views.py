@@ -171,10 +171,10 @@ def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _tested(request: HttpRequest, delivery: Delivery) -> HttpResponse:
-    if delivery.state == Delivery.State.SENT:
-        return _saved(request, f"Test message sent ({delivery.where}).")
-    messages.error(request, f"The test message did not get through ({delivery.where}): {delivery.last_error}")
-    return redirect("notifications:settings")
+    if delivery.state != Delivery.State.SENT:
+        messages.error(request, f"The test message did not get through ({delivery.where}): {delivery.last_error}")
+        return redirect("notifications:settings")
+    return _saved(request, f"Test message sent ({delivery.where}).")
 
 
 @login_required
