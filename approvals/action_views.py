@@ -6,6 +6,7 @@ refused (403, audited); only the requester may withdraw (403 for everyone else).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -29,67 +30,62 @@ from .selectors import get_request_for_user
 SUMMARY = "approvals/_summary.html"
 
 
-def _detail(approval: ApprovalRequest) -> str:
-    return reverse("approval_detail", args=[approval.pk])
-
-
-def _page(approval: ApprovalRequest, title: str, verb: str, **more: Any) -> dict[str, Any]:
-    return {
-        "title": f"{title} request #{approval.pk}: {covered(approval.action).label}",
-        "verb": verb,
-        "approval": approval,
-        "summary": SUMMARY,
-        "connection": approval.connection,
-        "confirm_only": True,
-        **more,
-    }
-
-
-def _operation(approval: ApprovalRequest) -> str:
-    return approval.operation or "(a portal setting: nothing is sent to AWS)"
+def _decision(
+    request: HtmxHttpRequest,
+    approval: ApprovalRequest,
+    form: DecisionForm,
+    decide: Callable[..., ApprovalRequest],
+    title: str,
+    verb: str,
+    done: str,
+    **page: Any,
+) -> HttpResponse:
+    """One decision on `approval` through the action-view flow: its page (`title`, the button's
+    `verb`, anything more in `page`), then `decide` (a service taking the approval, actor, reason
+    and request) once confirmed, `done` for the user, and back to the request's page."""
+    return run_action(
+        request,
+        form=form,
+        context={
+            "title": f"{title} request #{approval.pk}: {covered(approval.action).label}",
+            "verb": verb,
+            "approval": approval,
+            "summary": SUMMARY,
+            "connection": approval.connection,
+            "confirm_only": True,
+            **page,
+        },
+        operation=approval.operation or "(a portal setting: nothing is sent to AWS)",
+        params=lambda f: approval.params,
+        perform=lambda f: decide(
+            approval=approval, actor=request.user, reason=f.cleaned_data.get("reason") or "", request=request
+        ),
+        success=lambda decided: done,
+        next_url=safe_next(request, reverse("approval_detail", args=[approval.pk])),
+    )
 
 
 @action_view(role=Role.APPROVER, target="approval_request")
 def approve(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     approval = get_request_for_user(request.user, pk)
     services.require_checker(approval, request.user)
-    return run_action(
-        request,
-        form=DecisionForm(request.POST or None),
-        context=_page(
-            approval,
-            "Approve",
-            "approve and send",
-            intro=f"Approving sends exactly what {approval.requester_label} asked for, as you, on their behalf.",
-            # The checker reads what the requester read before asking.
-            consequences=BILLING_TRANSFER_CONSEQUENCES if approval.action == "handshake.accept" else (),
-        ),
-        operation=_operation(approval),
-        params=lambda f: approval.params,
-        perform=lambda f: services.request_approve(
-            approval=approval, actor=request.user, reason=f.cleaned_data.get("reason") or "", request=request
-        ),
-        success=lambda a: f"Request #{a.pk} approved: {covered(a.action).label.lower()} was done.",
-        next_url=safe_next(request, _detail(approval)),
-    )
+    page = {
+        "intro": f"Approving sends exactly what {approval.requester_label} asked for, as you, on their behalf.",
+        # The checker reads what the requester read before asking.
+        "consequences": BILLING_TRANSFER_CONSEQUENCES if approval.action == "handshake.accept" else (),
+    }
+    done = f"Request #{approval.pk} approved: {covered(approval.action).label.lower()} was done."
+    form = DecisionForm(request.POST or None)
+    return _decision(request, approval, form, services.request_approve, "Approve", "approve and send", done, **page)
 
 
 @action_view(role=Role.APPROVER, target="approval_request")
 def reject(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     approval = get_request_for_user(request.user, pk)
     services.require_checker(approval, request.user)
-    return run_action(
-        request,
-        form=DecisionForm(request.POST or None, reason_required=True),
-        context=_page(approval, "Reject", "reject", danger=True),
-        operation=_operation(approval),
-        params=lambda f: approval.params,
-        perform=lambda f: services.request_reject(
-            approval=approval, actor=request.user, reason=f.cleaned_data["reason"].strip(), request=request
-        ),
-        success=lambda a: f"Request #{a.pk} rejected; nothing was sent.",
-        next_url=safe_next(request, _detail(approval)),
-    )
+    form = DecisionForm(request.POST or None, reason_required=True)
+    done = f"Request #{approval.pk} rejected; nothing was sent."
+    return _decision(request, approval, form, services.request_reject, "Reject", "reject", done, danger=True)
 
 
 @action_view(role=Role.VIEWER, target="own_approval_request")
@@ -97,18 +93,8 @@ def withdraw(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     approval = get_request_for_user(request.user, pk)
     if approval.requester_id != request.user.pk:
         raise PermissionDenied("Only the person who asked for it can withdraw this request.")
-    return run_action(
-        request,
-        form=DecisionForm(request.POST or None),
-        context=_page(approval, "Withdraw", "withdraw", danger=True),
-        operation=_operation(approval),
-        params=lambda f: approval.params,
-        perform=lambda f: services.request_withdraw(
-            approval=approval, actor=request.user, reason=f.cleaned_data.get("reason") or "", request=request
-        ),
-        success=lambda a: f"Request #{a.pk} withdrawn; nothing was sent.",
-        next_url=safe_next(request, _detail(approval)),
-    )
+    form, done = DecisionForm(request.POST or None), f"Request #{approval.pk} withdrawn; nothing was sent."
+    return _decision(request, approval, form, services.request_withdraw, "Withdraw", "withdraw", done, danger=True)
 
 
 @action_view(role=Role.ADMIN, target="connection")

@@ -109,17 +109,24 @@ def _handshake_moot(connection: AwsConnection, arguments: dict[str, Any], refres
 # --- billing transfers: invite, terminate ---------------------------------------------------------
 
 
+def _invitation(arguments: dict[str, Any]) -> dict[str, Any]:
+    """What every invitation sends besides its own: the target as named, the notes and the tags."""
+    return {
+        "target_id": arguments["target_id"],
+        "target_type": arguments["target_type"],
+        "notes": arguments.get("notes") or "",
+        "tags": arguments.get("tags") or None,
+    }
+
+
 def _invite(arguments: dict[str, Any], *, connection: AwsConnection, actor: Any, request: HttpRequest | None) -> Any:
     return transfer_invite(
         connection=connection,
         actor=actor,
-        target_id=arguments["target_id"],
-        target_type=arguments["target_type"],
         source_name=arguments["source_name"],
         start_at=_moment(arguments["start_at"]),
-        notes=arguments.get("notes") or "",
-        tags=arguments.get("tags") or None,
         request=request,
+        **_invitation(arguments),
     )
 
 
@@ -159,15 +166,7 @@ def _terminate_moot(connection: AwsConnection, arguments: dict[str, Any], refres
 def _invite_account(
     arguments: dict[str, Any], *, connection: AwsConnection, actor: Any, request: HttpRequest | None
 ) -> Any:
-    return organization_invite_account(
-        connection=connection,
-        actor=actor,
-        target_id=arguments["target_id"],
-        target_type=arguments["target_type"],
-        notes=arguments.get("notes") or "",
-        tags=arguments.get("tags") or None,
-        request=request,
-    )
+    return organization_invite_account(connection=connection, actor=actor, request=request, **_invitation(arguments))
 
 
 def _enable_all_features(

@@ -56,9 +56,9 @@ class ApprovalRule(models.Model):
 class State(models.TextChoices):
     PENDING = "pending", "Waiting for a second person"
     APPROVED = "approved", "Approved, being sent"
-    REJECTED = "rejected", "Rejected"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    LAPSED = "lapsed", "Lapsed"
+    REJECTED = "rejected"  # Django labels these three from their names: "Rejected"...
+    WITHDRAWN = "withdrawn"
+    LAPSED = "lapsed"
     EXECUTED = "executed", "Approved and sent"
     FAILED = "failed", "Approved, AWS refused"
 

@@ -183,12 +183,13 @@ def too_late(approval: ApprovalRequest) -> str:
     """What a second decision-maker is told: what already happened to the request."""
     by = f" by {approval.decided_by_label}" if approval.decided_by_label else ""
     at = f" at {_when(approval.decided_at)}" if approval.decided_at else ""
-    if approval.state == State.LAPSED:
-        return f"Too late: this request lapsed ({approval.outcome}). Nothing was sent."
-    if approval.state == State.WITHDRAWN:
-        return f"Too late: {approval.requester_label} withdrew this request{at}. Nothing was sent."
-    if approval.state == State.REJECTED:
-        return f"Too late: this request was already rejected{by}{at}."
+    match approval.state:
+        case State.LAPSED:
+            return f"Too late: this request lapsed ({approval.outcome}). Nothing was sent."
+        case State.WITHDRAWN:
+            return f"Too late: {approval.requester_label} withdrew this request{at}. Nothing was sent."
+        case State.REJECTED:
+            return f"Too late: this request was already rejected{by}{at}."
     return f"Too late: this request was already approved{by}{at}; it is {approval.get_state_display().lower()}."
 
 
@@ -234,6 +235,24 @@ def lapse_if_moot(
     return approval.state == State.LAPSED
 
 
+def _decided(approval: ApprovalRequest, *, to: str, actor: Any, reason: str, request: HttpRequest | None) -> None:
+    """pending → `to` (or ActionRefused for the loser of a race), audited in the same transaction."""
+    with transaction.atomic():
+        _decide(approval, to=to, actor=actor, reason=reason)
+        events.request_decided(approval, actor=actor, request=request)
+
+
+def _checker_decides(
+    approval: ApprovalRequest, *, to: str, verb: str, actor: Any, reason: str, request: HttpRequest | None
+) -> None:
+    """A checker's decision: never on their own request, never on one that no longer stands."""
+    require_checker(approval, actor)
+    _refuse_own(approval, actor, request, verb=verb)
+    if lapse_if_moot(approval, actor=actor, request=request):
+        raise ActionRefused(f"This request lapsed: {approval.outcome} Nothing was sent.", status=409)
+    _decided(approval, to=to, actor=actor, reason=reason, request=request)
+
+
 def request_approve(
     *, approval: ApprovalRequest, actor: Any, reason: str = "", request: HttpRequest | None = None
 ) -> ApprovalRequest:
@@ -241,13 +260,7 @@ def request_approve(
     `actor` on the requester's behalf. Raises ActionRefused (nothing sent) when the requester
     approves, when someone else decided first, or when the request lapsed; ActionFailed when AWS
     refused the call (the request is then `failed`)."""
-    require_checker(approval, actor)
-    _refuse_own(approval, actor, request, verb="approve")
-    if lapse_if_moot(approval, actor=actor, request=request):
-        raise ActionRefused(f"This request lapsed: {approval.outcome} Nothing was sent.", status=409)
-    with transaction.atomic():
-        _decide(approval, to=State.APPROVED, actor=actor, reason=reason)
-        events.request_decided(approval, actor=actor, request=request)
+    _checker_decides(approval, to=State.APPROVED, verb="approve", actor=actor, reason=reason, request=request)
     # Only the winner gets here: look at AWS now (a read), so a moot request sends nothing.
     why = lapse_reason(approval, refresh=True)
     if why:
@@ -274,13 +287,7 @@ def request_reject(
     *, approval: ApprovalRequest, actor: Any, reason: str, request: HttpRequest | None = None
 ) -> ApprovalRequest:
     """Reject a pending request with a reason; nothing is sent."""
-    require_checker(approval, actor)
-    _refuse_own(approval, actor, request, verb="reject")
-    if lapse_if_moot(approval, actor=actor, request=request):
-        raise ActionRefused(f"This request lapsed: {approval.outcome}", status=409)
-    with transaction.atomic():
-        _decide(approval, to=State.REJECTED, actor=actor, reason=reason)
-        events.request_decided(approval, actor=actor, request=request)
+    _checker_decides(approval, to=State.REJECTED, verb="reject", actor=actor, reason=reason, request=request)
     return approval
 
 
@@ -290,9 +297,7 @@ def request_withdraw(
     """The requester takes a pending request back; nothing is sent."""
     if not getattr(actor, "is_authenticated", False) or actor.pk != approval.requester_id:
         raise PermissionDenied("Only the person who asked for it can withdraw this request.")
-    with transaction.atomic():
-        _decide(approval, to=State.WITHDRAWN, actor=actor, reason=reason)
-        events.request_decided(approval, actor=actor, request=request)
+    _decided(approval, to=State.WITHDRAWN, actor=actor, reason=reason, request=request)
     return approval
 
 

@@ -21,7 +21,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -194,20 +194,23 @@ def _append(events: list[AuditEvent], using: str = "default") -> list[AuditEvent
     return events
 
 
-def record(
-    *,
-    action: str,
-    actor: Any = None,
-    actor_label: str = "",
-    request: HttpRequest | None = None,
-    connection: Any = None,
-    resource: str = "",
-    params: Mapping[str, Any] | None = None,
-    outcome: str = Outcome.OK,
-    aws_request_id: str = "",
-    error: str = "",
-    roles_cache: dict[tuple[Any, Any], list[str]] | None = None,
-) -> AuditEvent:
+class EventFields(TypedDict, total=False):
+    """`record()`'s keyword arguments: the ones `_build` takes, `action` required."""
+
+    action: Required[str]
+    actor: Any
+    actor_label: str
+    request: HttpRequest | None
+    connection: Any
+    resource: str
+    params: Mapping[str, Any] | None
+    outcome: str
+    aws_request_id: str
+    error: str
+    roles_cache: dict[tuple[Any, Any], list[str]] | None
+
+
+def record(**fields: Unpack[EventFields]) -> AuditEvent:
     """Append one event to the trail, in the caller's transaction.
 
     `actor` is a user (or None); without one, `request.user` is taken when signed in, else
@@ -215,20 +218,7 @@ def record(
     `connection` are looked up now, or once per `roles_cache` (a dict the caller keeps for the
     events of one action). Secrets in `params` are redacted by key name.
     """
-    event = _build(
-        action=action,
-        actor=actor,
-        actor_label=actor_label,
-        request=request,
-        connection=connection,
-        resource=resource,
-        params=params,
-        outcome=outcome,
-        aws_request_id=aws_request_id,
-        error=error,
-        roles_cache=roles_cache,
-    )
-    return _append([event])[0]
+    return _append([_build(**fields)])[0]
 
 
 def record_many(events: Iterable[Mapping[str, Any]]) -> list[AuditEvent]:

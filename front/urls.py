@@ -18,7 +18,6 @@ urlpatterns = [
     path("", inbox.inbox, name="inbox"),
     path("billing-map/", billing_map.billing_map, name="billing_map"),
     path("accounts/", include("orgportal.auth_urls")),
-    path("accounts/", include("orgportal.user_urls")),
     path("connections/", include("orgportal.connection_urls")),
     path("transfers/", include("transfers.urls")),
     path("transfers/", include(transfer_invitation_urls)),

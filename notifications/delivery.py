@@ -45,7 +45,7 @@ UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 BATCH = 50
 
 
-@dataclass
+@dataclass(slots=True)
 class Drained:
     sent: int = 0
     failed: int = 0

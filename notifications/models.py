@@ -129,7 +129,7 @@ class Channel(models.Model):
     signing secret) are secrets: stored encrypted, never shown again (only the host is)."""
 
     class Kind(models.TextChoices):
-        SLACK = "slack", "Slack"
+        SLACK = "slack"
         TEAMS = "teams", "Microsoft Teams"
         WEBHOOK = "webhook", "Signed JSON webhook"
 
@@ -198,15 +198,15 @@ class Delivery(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", "Waiting"
         DIGEST = "digest", "Waiting for the daily digest"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
+        SENDING = "sending"  # Django labels it (and SENT) from the name
+        SENT = "sent"
         DEAD = "dead", "Gave up"
 
     class Medium(models.TextChoices):
-        EMAIL = "email", "Email"
-        SLACK = "slack", "Slack"
+        EMAIL = "email"  # a label only where the name is not enough (Teams)
+        SLACK = "slack"
         TEAMS = "teams", "Microsoft Teams"
-        WEBHOOK = "webhook", "Webhook"
+        WEBHOOK = "webhook"
 
     key = models.CharField(max_length=255, unique=True)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")

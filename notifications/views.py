@@ -39,7 +39,18 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     return render(request, "notifications/list.html", {"deliveries": deliveries, "admin_of": admin_of})
 
 
-def _connection_forms(user: SignedInUser, connection: AwsConnection, data: Any = None) -> dict[str, Any]:
+def _section_form(name: str, connection: AwsConnection, data: Any = None, **options: Any) -> Any:
+    """One of a connection's forms on the settings page, under the prefix that keeps it apart from
+    the other connections' (bound to `data` when posted)."""
+    if name == "subscription_form":
+        rows = options.pop("channel_rows", None) or list(Channel.objects.filter(connection=connection))
+        return SubscriptionForm(data, prefix=f"s{connection.pk}", channel_rows=rows, **options)
+    if name == "settings_form":
+        return ConnectionSettingsForm(data, prefix=f"r{connection.pk}", **options)
+    return ChannelForm(data, prefix=f"ch{connection.pk}", **options)
+
+
+def _connection_forms(user: SignedInUser, connection: AwsConnection) -> dict[str, Any]:
     channel_rows = list(Channel.objects.filter(connection=connection))
     chosen = selectors.subscription_for(user, connection)
     roles = roles_on(user, connection)
@@ -49,15 +60,16 @@ def _connection_forms(user: SignedInUser, connection: AwsConnection, data: Any =
         "is_admin": Role.ADMIN in roles,
         "is_default": chosen.is_default,
         "channels": channel_rows,
-        "subscription_form": SubscriptionForm(
-            data,
-            prefix=f"s{connection.pk}",
+        "subscription_form": _section_form(
+            "subscription_form",
+            connection,
             channel_rows=channel_rows,
             initial={"events": sorted(chosen.events), "channels": sorted(chosen.channels), "digest": chosen.digest},
         ),
-        "channel_form": ChannelForm(prefix=f"ch{connection.pk}"),
-        "settings_form": ConnectionSettingsForm(
-            prefix=f"r{connection.pk}",
+        "channel_form": _section_form("channel_form", connection),
+        "settings_form": _section_form(
+            "settings_form",
+            connection,
             initial={
                 "reminders": ", ".join(str(int(t.total_seconds() // 3600)) for t in config.thresholds()),
                 "sync_failing_after": config.sync_failing_after_seconds // 60,
@@ -84,15 +96,30 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     return _settings_page(request)
 
 
+def _posted(request: HttpRequest, pk: int, role: Role, name: str) -> tuple[SignedInUser, AwsConnection, Any]:
+    """Who posts, the connection `pk` (where they hold `role`, else 404/403) and its form `name`
+    bound to the POST."""
+    user = request_user(request)
+    connection = get_connection_for_user(user, pk, role)
+    return user, connection, _section_form(name, connection, request.POST)
+
+
+def _refused(request: HttpRequest, pk: int, name: str, form: Any) -> HttpResponse:
+    """The settings page again with one connection's invalid form in place, its errors shown."""
+    return _settings_page(request, {"connection": pk, "forms": {name: form}}, status=422)
+
+
+def _saved(request: HttpRequest, message: str) -> HttpResponse:
+    messages.success(request, message)
+    return redirect("notifications:settings")
+
+
 @login_required
 @require_POST
 def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request_user(request)
-    connection = get_connection_for_user(user, pk, Role.VIEWER)
-    channel_rows = list(Channel.objects.filter(connection=connection))
-    form = SubscriptionForm(request.POST, prefix=f"s{connection.pk}", channel_rows=channel_rows)
+    user, connection, form = _posted(request, pk, Role.VIEWER, "subscription_form")
     if not form.is_valid():
-        return _settings_page(request, {"connection": pk, "forms": {"subscription_form": form}}, status=422)
+        return _refused(request, pk, "subscription_form", form)
     services.subscription_save(
         actor=user,
         connection=connection,
@@ -101,18 +128,15 @@ def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
         digest=form.cleaned_data["digest"],
         request=request,
     )
-    messages.success(request, f"Saved your notifications for {connection.name}.")
-    return redirect("notifications:settings")
+    return _saved(request, f"Saved your notifications for {connection.name}.")
 
 
 @login_required
 @require_POST
 def connection_settings(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request_user(request)
-    connection = get_connection_for_user(user, pk, Role.ADMIN)
-    form = ConnectionSettingsForm(request.POST, prefix=f"r{connection.pk}")
+    user, connection, form = _posted(request, pk, Role.ADMIN, "settings_form")
     if not form.is_valid():
-        return _settings_page(request, {"connection": pk, "forms": {"settings_form": form}}, status=422)
+        return _refused(request, pk, "settings_form", form)
     services.connection_settings_save(
         actor=user,
         connection=connection,
@@ -120,25 +144,18 @@ def connection_settings(request: HttpRequest, pk: int) -> HttpResponse:
         sync_failing_after_seconds=form.cleaned_data["sync_failing_after"] * 60,
         request=request,
     )
-    messages.success(request, f"Saved the reminders of {connection.name}.")
-    return redirect("notifications:settings")
+    return _saved(request, f"Saved the reminders of {connection.name}.")
 
 
 @login_required
 @require_POST
 def channel_add(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request_user(request)
-    connection = get_connection_for_user(user, pk, Role.ADMIN)
-    form = ChannelForm(request.POST, prefix=f"ch{connection.pk}")
+    user, connection, form = _posted(request, pk, Role.ADMIN, "channel_form")
     if not form.is_valid():
-        return _settings_page(request, {"connection": pk, "forms": {"channel_form": form}}, status=422)
+        return _refused(request, pk, "channel_form", form)
+    data = form.cleaned_data
     channel, secret = services.channel_add(
-        actor=user,
-        connection=connection,
-        kind=form.cleaned_data["kind"],
-        name=form.cleaned_data["name"],
-        url=form.cleaned_data["url"],
-        request=request,
+        actor=user, connection=connection, kind=data["kind"], name=data["name"], url=data["url"], request=request
     )
     # Shown on this answer only (not stored in a flash message): the signing secret, once.
     return render(request, "notifications/secret_once.html", {"channel": channel, "secret": secret})
@@ -150,16 +167,14 @@ def channel_delete(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     channel = selectors.get_channel_for_user(user, pk, Role.ADMIN)
     services.channel_delete(actor=user, channel=channel, request=request)
-    messages.success(request, f"Removed {channel.name}.")
-    return redirect("notifications:settings")
+    return _saved(request, f"Removed {channel.name}.")
 
 
 def _tested(request: HttpRequest, delivery: Delivery) -> HttpResponse:
-    if delivery.state == Delivery.State.SENT:
-        messages.success(request, f"Test message sent ({delivery.where}).")
-    else:
+    if delivery.state != Delivery.State.SENT:
         messages.error(request, f"The test message did not get through ({delivery.where}): {delivery.last_error}")
-    return redirect("notifications:settings")
+        return redirect("notifications:settings")
+    return _saved(request, f"Test message sent ({delivery.where}).")
 
 
 @login_required

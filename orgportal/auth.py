@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -83,24 +84,31 @@ def _rows(username: str, ip: str) -> tuple[LoginThrottle, LoginThrottle]:
     return found[0], found[1]
 
 
+def _denied(action: str, username: str, request: HttpRequest, **details: Any) -> None:
+    """A refused sign-in in the trail, under the username tried (there is no signed-in user)."""
+    record(
+        action=action,
+        actor_label=username or "anonymous",
+        request=request,
+        params={"username": username, **details},
+        outcome=Outcome.DENIED,
+    )
+
+
 def _report(row: LoginThrottle, request: HttpRequest) -> None:
     """Write what the trail does not have yet of `row`'s burst as one summary row."""
     if not (row.unreported_failures or row.unreported_refused):
         return
-    record(
-        action=LOGIN_FAILED_BURST,
-        actor_label=row.username or "anonymous",
-        request=request,
-        params={
-            "username": row.username,
-            "scope": row.scope,
-            "ip": row.ip,
-            "failures": row.unreported_failures,
-            "refused": row.unreported_refused,
-            "first": row.first_at.isoformat(),
-            "last": row.last_at.isoformat(),
-        },
-        outcome=Outcome.DENIED,
+    _denied(
+        LOGIN_FAILED_BURST,
+        row.username,
+        request,
+        scope=row.scope,
+        ip=row.ip,
+        failures=row.unreported_failures,
+        refused=row.unreported_refused,
+        first=row.first_at.isoformat(),
+        last=row.last_at.isoformat(),
     )
     row.unreported_failures = row.unreported_refused = 0
 
@@ -166,13 +174,7 @@ def _failed(username: str, ip: str, request: HttpRequest) -> None:
         if user_row.failures == 1 and ip_row.audit_rows < settings.LOGIN_AUDIT_ROWS_PER_IP:
             # The first failure of a (username, address) is worth its own row; past a few per
             # address (someone trying many usernames) the address's summary counts them.
-            record(
-                action=LOGIN_FAILED,
-                actor_label=username or "anonymous",
-                request=request,
-                params={"username": username},
-                outcome=Outcome.DENIED,
-            )
+            _denied(LOGIN_FAILED, username, request)
             user_row.first_audited = True
             ip_row.audit_rows += 1
         else:
@@ -184,17 +186,13 @@ def _failed(username: str, ip: str, request: HttpRequest) -> None:
             row.locked_until = now + delay
             if not row.lock_audited and (row is ip_row or row.first_audited):
                 # The delay starting is news once per burst (the summary still counts the failures).
-                record(
-                    action=LOGIN_LOCKED,
-                    actor_label=row.username or "anonymous",
-                    request=request,
-                    params={
-                        "username": row.username,
-                        "locked_by": "username" if row is user_row else "ip",
-                        "failures": row.failures,
-                        "wait_seconds": int(delay.total_seconds()),
-                    },
-                    outcome=Outcome.DENIED,
+                _denied(
+                    LOGIN_LOCKED,
+                    row.username,
+                    request,
+                    locked_by="username" if row is user_row else "ip",
+                    failures=row.failures,
+                    wait_seconds=int(delay.total_seconds()),
                 )
                 row.lock_audited = True
         user_row.save()

@@ -28,7 +28,7 @@ class ObservedChange(models.Model):
 
     class Kind(models.TextChoices):
         CREATED = "created", "First seen"
-        CHANGED = "changed", "Changed"
+        CHANGED = "changed"  # Django labels it "Changed"
         VANISHED = "vanished", "No longer listed by AWS"
         REAPPEARED = "reappeared", "Listed again"
         ACTION = "action", "Changed by a portal action"

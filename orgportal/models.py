@@ -14,13 +14,14 @@ from .history import CachedAwsObject
 
 
 class Role(models.TextChoices):
-    """What a user may do on one connection. Roles are granted per connection."""
+    """What a user may do on one connection. Roles are granted per connection; each one's label is
+    Django's own (the name, capitalized)."""
 
-    VIEWER = "viewer", "Viewer"
-    APPROVER = "approver", "Approver"
-    OPERATOR = "operator", "Operator"
-    ADMIN = "admin", "Admin"
-    AUDITOR = "auditor", "Auditor"
+    VIEWER = "viewer"
+    APPROVER = "approver"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
 
 
 class CredentialMode(models.TextChoices):

@@ -77,7 +77,7 @@ class Mirror(Generic[CachedT]):
     change_fk: str = ""  # the change model's foreign key to `model`
 
 
-@dataclass
+@dataclass(slots=True)
 class Counts:
     created: int = 0
     changed: int = 0

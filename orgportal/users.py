@@ -206,27 +206,25 @@ def users(request: HttpRequest) -> HttpResponse:
     return _users_page(request, _administered(request_user(request)))
 
 
+def _check_posted_connection(request: HttpRequest, *, required: bool) -> None:
+    """The connection a form names is fetched through roles first, as everywhere: another tenant's
+    is a 404, one the user does not administer a 403 (the form's choices would only say "invalid")."""
+    if required or request.POST.get("connection"):
+        get_connection_for_user(request_user(request), request.POST.get("connection", ""), Role.ADMIN)
+
+
 @require_POST
 @login_required
 def grant_create(request: HttpRequest) -> HttpResponse:
     connections = _administered(request_user(request))
-    # Fetched through roles first: another connection is a 404, one without admin a 403.
-    get_connection_for_user(request_user(request), request.POST.get("connection", ""), Role.ADMIN)
+    _check_posted_connection(request, required=True)
     form = GrantForm(request.POST, viewer=request_user(request), connections=connections)
     if not form.is_valid():
         return _users_page(request, connections, form=form, status=400)
-    _grant, created = grant_add(
-        request=request,
-        user=form.cleaned_data["user"],
-        connection=form.cleaned_data["connection"],
-        role=form.cleaned_data["role"],
-    )
-    user, connection = form.cleaned_data["user"], form.cleaned_data["connection"]
-    role = Role(form.cleaned_data["role"]).label
-    if created:
-        messages.success(request, f"{user.get_username()} is now {role} on {connection.name}.")
-    else:
-        messages.info(request, f"{user.get_username()} already was {role} on {connection.name}.")
+    user, connection, role = form.cleaned_data["user"], form.cleaned_data["connection"], form.cleaned_data["role"]
+    _grant, created = grant_add(request=request, user=user, connection=connection, role=role)
+    level, held = (messages.SUCCESS, "is now") if created else (messages.INFO, "already was")
+    messages.add_message(request, level, f"{user.get_username()} {held} {Role(role).label} on {connection.name}.")
     return redirect("users")
 
 
@@ -250,9 +248,7 @@ def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def user_add(request: HttpRequest) -> HttpResponse:
     connections = _administered(request_user(request))
-    if request.POST.get("connection"):
-        # Another tenant's connection is a 404, as everywhere; one without admin a 403.
-        get_connection_for_user(request_user(request), request.POST["connection"], Role.ADMIN)
+    _check_posted_connection(request, required=False)
     form = UserCreateForm(request.POST, connections=connections)
     if not form.is_valid():
         return _users_page(request, connections, create_form=form, status=400)

@@ -47,18 +47,24 @@ def _edit(request: HtmxHttpRequest, connection: AwsConnection | None) -> HttpRes
             messages.success(request, f"Saved {saved.name}. Secrets are stored encrypted and never shown again.")
             return redirect("connection_detail", pk=saved.pk)
         refused = True
-    return render(
-        request,
-        "orgportal/connection_form.html",
-        {"form": forms.form, "read_form": forms.read, "action_form": forms.action, "connection": connection},
-        status=400 if refused else 200,
-    )
+    return _form_page(request, forms, connection, status=400 if refused else 200)
+
+
+def _form_page(
+    request: HtmxHttpRequest, forms: Any, connection: AwsConnection | None, *, status: int, **more: Any
+) -> HttpResponse:
+    context = {"form": forms.form, "read_form": forms.read, "action_form": forms.action, "connection": connection}
+    return render(request, "orgportal/connection_form.html", {**context, **more}, status=status)
+
+
+def _check_may_add(request: HtmxHttpRequest) -> None:
+    if not may_add_connections(request_user(request)):
+        raise PermissionDenied("Only administrators may add connections.")
 
 
 @login_required
 def connection_add(request: HtmxHttpRequest) -> HttpResponse:
-    if not may_add_connections(request_user(request)):
-        raise PermissionDenied("Only administrators may add connections.")
+    _check_may_add(request)
     return _edit(request, None)
 
 
@@ -105,18 +111,8 @@ def _try(request: HtmxHttpRequest, connection: AwsConnection | None) -> HttpResp
             {"results": results, "form_errors": form_errors},
             status=200 if valid else 400,
         )
-    return render(
-        request,
-        "orgportal/connection_form.html",
-        {
-            "form": forms.form,
-            "read_form": forms.read,
-            "action_form": forms.action,
-            "connection": connection,
-            "results": results,
-            "form_errors": form_errors,
-        },
-        status=200 if valid else 400,
+    return _form_page(
+        request, forms, connection, results=results, form_errors=form_errors, status=200 if valid else 400
     )
 
 
@@ -132,8 +128,7 @@ def _error_lines(forms: Any) -> list[str]:
 @login_required
 @require_POST
 def connection_try_new(request: HtmxHttpRequest) -> HttpResponse:
-    if not may_add_connections(request_user(request)):
-        raise PermissionDenied("Only administrators may add connections.")
+    _check_may_add(request)
     return _try(request, None)
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -177,6 +177,7 @@ def _is_user(actor: Any) -> bool:
     return actor is not None and getattr(actor, "is_authenticated", False)
 
 
+@dataclass(kw_only=True, eq=False)
 class ActionClaim:
     """One action on one resource, claimed in the database for as long as it runs (see the module
     docstring). Use it as a context manager; call `call()` exactly once inside the block.
@@ -187,33 +188,25 @@ class ActionClaim:
     returns a sentence for the user.
     """
 
-    def __init__(
-        self,
-        *,
-        connection: AwsConnection,
-        actor: Any,
-        request: HttpRequest | None,
-        action: str,
-        resource: str,
-        key: str,
-        submission: str = "",
-        resync: Callable[[], str] | None = None,
-    ) -> None:
-        self.connection = connection
-        self.actor = actor
-        self.action = action
-        self.resource = resource
-        self.key = key
-        self.submission = submission
-        self.resync = resync
-        self.request_id = ""
+    connection: AwsConnection
+    actor: Any
+    request: InitVar[HttpRequest | None]
+    action: str
+    resource: str
+    key: str
+    submission: str = ""
+    resync: Callable[[], str] | None = None
+    request_id: str = field(default="", init=False)
+
+    def __post_init__(self, request: HttpRequest | None) -> None:
+        actor = self.actor
         # Every audit event of this action: the same resource and parameters, the roles read once.
         who: dict[str, Any] = {"actor": actor} if _is_user(actor) else {"actor_label": "system"}
         self._event: dict[str, Any] = {
-            "action": action,
+            "action": self.action,
             "request": request,
-            "connection": connection,
-            "resource": resource,
+            "connection": self.connection,
+            "resource": self.resource,
             "params": {},
             "roles_cache": {},
             **who,

@@ -14,22 +14,35 @@ from orgsim.scenarios import SCENARIOS
 from orgsim.server import OrgsimHTTPServer
 
 
+def _throttle(text: str) -> float | str:
+    return text if text == "aws" else float(text)
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, named as `Simulator` takes them (a scale size left out is the scenario's own)."""
     parser = argparse.ArgumentParser(
         prog="python -m orgsim", description="A local AWS Organizations endpoint for boto3 and the AWS CLI."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4566, help="0 picks a free port")
     parser.add_argument("--scenario", choices=SCENARIOS, default="demo")
-    parser.add_argument("--orgs", type=int, default=None, help="scale: number of organizations (200)")
-    parser.add_argument("--handshakes", type=int, default=None, help="scale: number of handshakes (100000)")
-    parser.add_argument("--transfers", type=int, default=None, help="scale: number of transfers (10000)")
+    parser.add_argument("--orgs", type=int, default=argparse.SUPPRESS, help="scale: number of organizations (200)")
+    parser.add_argument(
+        "--handshakes", type=int, default=argparse.SUPPRESS, help="scale: number of handshakes (100000)"
+    )
+    parser.add_argument("--transfers", type=int, default=argparse.SUPPRESS, help="scale: number of transfers (10000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--state", metavar="FILE", default=None, help="save the world here (atomically) and reload it on start"
+        "--state",
+        dest="state_file",
+        metavar="FILE",
+        default=None,
+        help="save the world here (atomically) and reload it on start",
     )
     parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--throttle", default=None, help="'aws' for AWS's token buckets, or a probability such as 0.1")
+    parser.add_argument(
+        "--throttle", type=_throttle, default=None, help="'aws' for AWS's token buckets, or a probability such as 0.1"
+    )
     parser.add_argument("--quotas", choices=("default", "aws"), default="default")
     return parser.parse_args(argv)
 
@@ -60,25 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(coverage.table())
         return 0
-    args = parse(argv)
-    throttle: float | str | None = args.throttle
-    if throttle not in (None, "aws"):
-        throttle = float(throttle)
-    sizes = {
-        k: v
-        for k, v in {"orgs": args.orgs, "handshakes": args.handshakes, "transfers": args.transfers}.items()
-        if v is not None
-    }
-    sim = Simulator(
-        scenario=args.scenario,
-        seed=args.seed,
-        quotas=args.quotas,
-        latency_ms=args.latency_ms,
-        throttle=throttle,
-        state_file=args.state,
-        **sizes,
-    )
-    server = OrgsimHTTPServer((args.host, args.port), sim)
+    options = vars(parse(argv))
+    host, port = options.pop("host"), options.pop("port")
+    sim = Simulator(**options)
+    server = OrgsimHTTPServer((host, port), sim)
     summary = sim.summary()
     organizations = summary["organizations"]
     print(f"orgsim listening on {server.endpoint}", flush=True)

@@ -31,6 +31,10 @@ def invalid_input(reason: str, message: str) -> ApiError:
     return ApiError("InvalidInputException", message, reason=reason)
 
 
+def constraint_violation(reason: str, message: str) -> ApiError:
+    return ApiError("ConstraintViolationException", message, reason=reason)
+
+
 def not_in_use() -> ApiError:
     return ApiError(
         "AWSOrganizationsNotInUseException",

@@ -17,24 +17,19 @@ from orgsim.errors import ApiError
 
 ALL = "*"
 
-# (rate per second, burst) per account and per organization, as AWS documents them.
-AWS_ACCOUNT_BUCKETS: dict[str, tuple[float, float]] = {
-    "AcceptHandshake": (1, 2),
-    "DeclineHandshake": (1, 1),
-    "DescribeHandshake": (1, 2),
-    "CancelHandshake": (2, 3),
-    "ListHandshakesForAccount": (5, 8),
-    "ListHandshakesForOrganization": (5, 8),
-}
-AWS_ORG_BUCKETS: dict[str, tuple[float, float]] = {
-    "AcceptHandshake": (5, 5),
-    "DeclineHandshake": (5, 5),
-    "DescribeHandshake": (6, 10),
-    "ListHandshakesForAccount": (6, 10),
-    "ListHandshakesForOrganization": (6, 10),
+Bucket = tuple[float, float]  # (rate per second, burst)
+
+# Per account, then per organization (None: no organization-wide bucket), as AWS documents them.
+AWS_BUCKETS: dict[str, tuple[Bucket, Bucket | None]] = {
+    "AcceptHandshake": ((1, 2), (5, 5)),
+    "DeclineHandshake": ((1, 1), (5, 5)),
+    "DescribeHandshake": ((1, 2), (6, 10)),
+    "CancelHandshake": ((2, 3), None),
+    "ListHandshakesForAccount": ((5, 8), (6, 10)),
+    "ListHandshakesForOrganization": ((5, 8), (6, 10)),
 }
 # AWS documents no figure for the other calls but throttles them all; orgsim assumes this much.
-AWS_DEFAULT_BUCKET = (10.0, 20.0)
+AWS_DEFAULT_BUCKET: Bucket = (10.0, 20.0)
 
 
 @dataclass
@@ -120,10 +115,10 @@ class Faults:
             return decision
 
     def _aws_buckets(self, operation: str, account_id: str, org_id: str | None) -> bool:
-        rate, burst = AWS_ACCOUNT_BUCKETS.get(operation, AWS_DEFAULT_BUCKET)
-        ok = self._bucket(("account", account_id, operation), rate, burst)
-        if org_id and operation in AWS_ORG_BUCKETS:
-            ok = self._bucket(("org", org_id, operation), *AWS_ORG_BUCKETS[operation]) and ok
+        per_account, per_org = AWS_BUCKETS.get(operation, (AWS_DEFAULT_BUCKET, None))
+        ok = self._bucket(("account", account_id, operation), *per_account)
+        if org_id and per_org is not None:
+            ok = self._bucket(("org", org_id, operation), *per_org) and ok
         return ok
 
     def _bucket(self, key: tuple[str, str, str], rate: float, burst: float) -> bool:

@@ -19,6 +19,7 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -836,28 +837,28 @@ class State:
     def quota(self, account_id: str, name: str) -> int:
         return self.quotas.get(account_id, {}).get(name, self.default_quotas[name])
 
+    def _linked(self, direction: str, org_id: str, now: float, seen: frozenset[str]) -> Iterator[str]:
+        """The organization across each transfer in force of this one's, one way ("outbound": who
+        pays for it; "inbound": whom it pays for), leaving out those already on the path (a cycle)."""
+        for transfer in self.transfers_of(direction, org_id):
+            other = transfer.target_org_id if direction == "outbound" else transfer.source_org_id
+            if transfer.in_force_at(now) and other not in seen:
+                yield other
+
     def levels_above(self, org_id: str, now: float, seen: frozenset[str] = frozenset()) -> int:
         """How many payers stand above this organization (it is the source of a transfer in force)."""
-        best = 0
-        for transfer in self.transfers_of("outbound", org_id):
-            if transfer.in_force_at(now) and transfer.target_org_id not in seen:
-                best = max(best, 1 + self.levels_above(transfer.target_org_id, now, seen | {org_id}))
-        return best
+        above = self._linked("outbound", org_id, now, seen)
+        return max((1 + self.levels_above(payer, now, seen | {org_id}) for payer in above), default=0)
 
     def levels_below(self, org_id: str, now: float, seen: frozenset[str] = frozenset()) -> int:
         """How many levels of organizations this one pays for."""
-        best = 0
-        for transfer in self.transfers_of("inbound", org_id):
-            if transfer.in_force_at(now) and transfer.source_org_id not in seen:
-                best = max(best, 1 + self.levels_below(transfer.source_org_id, now, seen | {org_id}))
-        return best
+        below = self._linked("inbound", org_id, now, seen)
+        return max((1 + self.levels_below(source, now, seen | {org_id}) for source in below), default=0)
 
     def transfers_below(self, org_id: str, now: float, seen: frozenset[str] = frozenset()) -> int:
-        total = 0
-        for transfer in self.transfers_of("inbound", org_id):
-            if transfer.in_force_at(now) and transfer.source_org_id not in seen:
-                total += 1 + self.transfers_below(transfer.source_org_id, now, seen | {org_id})
-        return total
+        """How many transfers in force stand below this organization, at every level."""
+        below = self._linked("inbound", org_id, now, seen)
+        return sum(1 + self.transfers_below(source, now, seen | {org_id}) for source in below)
 
     # --- persistence --------------------------------------------------------------------------
 

@@ -129,28 +129,10 @@ class Sim:
 
 
 @contextmanager
-def running(
-    scenario: str = "demo",
-    seed: int = 0,
-    latency_ms: float = 0,
-    quotas: str = "default",
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    throttle: float | str | None = None,
-    state_file: str | None = None,
-    **sizes: int,
-) -> Iterator[Sim]:
-    """An orgsim HTTP server in this process on a free port, stopped on exit."""
-    simulator = Simulator(
-        scenario=scenario,
-        seed=seed,
-        quotas=quotas,
-        latency_ms=latency_ms,
-        throttle=throttle,
-        state_file=state_file,
-        **sizes,
-    )
+def running(*, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Iterator[Sim]:
+    """An orgsim HTTP server in this process on a free port, stopped on exit. `options` are the
+    `Simulator`'s own (scenario, seed, quotas, latency_ms, throttle, state_file, sizes)."""
+    simulator = Simulator(**options)
     server = OrgsimHTTPServer((host, port), simulator)
     server.start()
     try:

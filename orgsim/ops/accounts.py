@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orgsim import paging
-from orgsim.errors import ApiError
+from orgsim.errors import constraint_violation
 from orgsim.model import model_error
 from orgsim.ops.organizations import member_of, require_all_features
 from orgsim.registry import Call, operation
@@ -75,10 +75,8 @@ def close_account(call: Call) -> dict[str, Any]:
     state = call.state
     account = member_of(call, org, call.params["AccountId"])
     if account.id == org.management_account_id:
-        raise ApiError(
-            "ConstraintViolationException",
-            "You can't close the management account with this API.",
-            reason="CANNOT_CLOSE_MANAGEMENT_ACCOUNT",
+        raise constraint_violation(
+            "CANNOT_CLOSE_MANAGEMENT_ACCOUNT", "You can't close the management account with this API."
         )
     if account.closed_ts is not None:
         raise model_error("AccountAlreadyClosedException")
@@ -89,10 +87,8 @@ def close_account(call: Call) -> dict[str, Any]:
         if other.org_id == org.id and other.closed_ts is not None and other.closed_ts > call.now - CLOSE_WINDOW
     )
     if recent >= max(CLOSE_QUOTA_FLOOR, int(members * CLOSE_QUOTA_SHARE)):
-        raise ApiError(
-            "ConstraintViolationException",
-            "You have exceeded close account quota for the past 30 days.",
-            reason="CLOSE_ACCOUNT_QUOTA_EXCEEDED",
+        raise constraint_violation(
+            "CLOSE_ACCOUNT_QUOTA_EXCEEDED", "You have exceeded close account quota for the past 30 days."
         )
     state.close_account(account, call.now)
     return {}

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from orgsim import paging
-from orgsim.errors import ApiError, invalid_input
+from orgsim.errors import constraint_violation, invalid_input
 from orgsim.model import model_error
 from orgsim.ops.organizations import member_of
 from orgsim.registry import Call, operation
@@ -71,10 +71,8 @@ def _all_features(call: Call) -> Organization:
     org = call.managed_org()
     if org.feature_set != "ALL":
         # Trusted access and delegation are all-features capabilities (user guide, "Enabling trusted access").
-        raise ApiError(
-            "ConstraintViolationException",
-            "The organization must have all features enabled.",
-            reason="ORGANIZATION_NOT_IN_ALL_FEATURES_MODE",
+        raise constraint_violation(
+            "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE", "The organization must have all features enabled."
         )
     return org
 
@@ -115,23 +113,20 @@ def register_delegated_administrator(call: Call) -> dict[str, Any]:
     account = member_of(call, org, call.params["AccountId"])
     principal = _principal(call)
     if account.id == org.management_account_id:
-        raise ApiError(
-            "ConstraintViolationException",
+        raise constraint_violation(
+            "CANNOT_REGISTER_MASTER_AS_DELEGATED_ADMINISTRATOR",
             "You can't register the management account as a delegated administrator.",
-            reason="CANNOT_REGISTER_MASTER_AS_DELEGATED_ADMINISTRATOR",
         )
     if account.status != "ACTIVE":
-        raise ApiError(
-            "ConstraintViolationException",
+        raise constraint_violation(
+            "CANNOT_REGISTER_SUSPENDED_ACCOUNT_AS_DELEGATED_ADMINISTRATOR",
             "You cannot register a suspended account as a delegated administrator.",
-            reason="CANNOT_REGISTER_SUSPENDED_ACCOUNT_AS_DELEGATED_ADMINISTRATOR",
         )
     if principal not in org.service_access:
         # The model's ConstraintViolationException documents this order (moto registers anyway).
-        raise ApiError(
-            "ConstraintViolationException",
+        raise constraint_violation(
+            "SERVICE_ACCESS_NOT_ENABLED",
             "You attempted to register a delegated administrator before you enabled service access.",
-            reason="SERVICE_ACCESS_NOT_ENABLED",
         )
     services = org.delegated_admins.setdefault(account.id, {})
     if principal in services:

@@ -58,6 +58,7 @@ def new_handshake(
     parties: list[dict[str, str]],
     resources: list[dict[str, Any]],
     now: float,
+    notes: str | None = None,
     expires: float | None = None,
     parent_id: str | None = None,
     transfer_id: str | None = None,
@@ -75,7 +76,8 @@ def new_handshake(
         requested_ts=now,
         expiration_ts=expires if expires is not None else now + EXPIRY.get(action, 15 * DAY),
         parties=parties,
-        resources=resources,
+        # An invitation's notes are one more resource, after the ones of its kind.
+        resources=[*resources, {"Value": notes, "Type": "NOTES"}] if notes else resources,
         recipient_account_id=recipient.id if recipient else None,
         parent_id=parent_id,
         transfer_id=transfer_id,
@@ -83,6 +85,11 @@ def new_handshake(
         tags=list(tags or []),
     )
     return state.add_handshake(handshake)
+
+
+def between(org: Organization, target: dict[str, str]) -> list[dict[str, str]]:
+    """An invitation's parties: the organization that sends it and the target as the caller named it."""
+    return [{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": target["Id"], "Type": target["Type"]}]
 
 
 def resolve_target(call: Call, target: dict[str, str]) -> Account:
@@ -138,25 +145,37 @@ def _answer(handshake: Handshake) -> dict[str, Any]:
     return {"Handshake": handshake.to_api()}
 
 
+def _closed(call: Call, handshake: Handshake, state: str) -> dict[str, Any]:
+    call.state.close_handshake(handshake, state, call.now)
+    return _answer(handshake)
+
+
+def _answerable(call: Call, target: str) -> Handshake:
+    """The handshake this call moves to `target`, once it is open and the caller may: its recipient
+    accepts or declines it, its sender cancels it."""
+    handshake = get_handshake(call)
+    _transition(handshake, target)
+    if target != "CANCELED":
+        party, did, verb = handshake.recipient_account_id, "received", "accept" if target == "ACCEPTED" else "decline"
+    else:
+        party, did, verb = handshake.owner_account_id, "sent", "cancel"
+    if call.caller_id != party:
+        raise access_denied(f"Only the account that {did} this handshake can {verb} it.")
+    return handshake
+
+
 @operation("AcceptHandshake")
 def accept_handshake(call: Call) -> dict[str, Any]:
-    handshake = get_handshake(call)
-    _transition(handshake, "ACCEPTED")
-    if call.caller_id != handshake.recipient_account_id:
-        raise access_denied("Only the account that received this handshake can accept it.")
+    handshake = _answerable(call, "ACCEPTED")
     effect = ON_ACCEPT.get(handshake.action)
     if effect is not None:
         effect(call, handshake)
-    call.state.close_handshake(handshake, "ACCEPTED", call.now)
-    return _answer(handshake)
+    return _closed(call, handshake, "ACCEPTED")
 
 
 @operation("DeclineHandshake")
 def decline_handshake(call: Call) -> dict[str, Any]:
-    handshake = get_handshake(call)
-    _transition(handshake, "DECLINED")
-    if call.caller_id != handshake.recipient_account_id:
-        raise access_denied("Only the account that received this handshake can decline it.")
+    handshake = _answerable(call, "DECLINED")
     call.state.close_handshake(handshake, "DECLINED", call.now)
     if handshake.action == "APPROVE_ALL_FEATURES" and handshake.parent_id in call.state.handshakes:
         # One member saying no ends the whole switch to all features.
@@ -168,12 +187,7 @@ def decline_handshake(call: Call) -> dict[str, Any]:
 
 @operation("CancelHandshake")
 def cancel_handshake(call: Call) -> dict[str, Any]:
-    handshake = get_handshake(call)
-    _transition(handshake, "CANCELED")
-    if call.caller_id != handshake.owner_account_id:
-        raise access_denied("Only the account that sent this handshake can cancel it.")
-    call.state.close_handshake(handshake, "CANCELED", call.now)
-    return _answer(handshake)
+    return _closed(call, _answerable(call, "CANCELED"), "CANCELED")
 
 
 @operation("DescribeHandshake")
@@ -256,15 +270,14 @@ def invite_account_to_organization(call: Call) -> dict[str, Any]:
         org_resource(state, org),
         {"Value": account.id if target["Type"] == "ACCOUNT" else target["Id"], "Type": target["Type"]},
     ]
-    if call.params.get("Notes"):
-        resources.append({"Value": call.params["Notes"], "Type": "NOTES"})
     handshake = new_handshake(
         state,
         action="INVITE",
         org=org,
         recipient=account,
-        parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": target["Id"], "Type": target["Type"]}],
+        parties=between(org, target),
         resources=resources,
+        notes=call.params.get("Notes"),
         now=call.now,
         tags=call.params.get("Tags"),
     )

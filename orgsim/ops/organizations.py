@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orgsim import paging
-from orgsim.errors import ApiError
+from orgsim.errors import ApiError, constraint_violation
 from orgsim.model import model_error
 from orgsim.ops.handshakes import ON_ACCEPT, new_handshake, org_resource
 from orgsim.registry import Call, operation
@@ -39,10 +40,8 @@ def delete_organization(call: Call) -> dict[str, Any]:
         for kind in ("inbound", "outbound")
         for t in state.transfers_of(kind, org.id)
     ):
-        raise ApiError(
-            "ConstraintViolationException",
-            "The organization takes part in a billing transfer.",
-            reason="ACTIVE_RESPONSIBILITY_TRANSFER_PROCESS",
+        raise constraint_violation(
+            "ACTIVE_RESPONSIBILITY_TRANSFER_PROCESS", "The organization takes part in a billing transfer."
         )
     state.delete_org(org)
     return {}
@@ -133,10 +132,9 @@ def member_of(call: Call, org: Organization, account_id: str) -> Account:
 
 def _refuse_delegated_admin(org: Organization, account: Account) -> None:
     if account.id in org.delegated_admins:
-        raise ApiError(
-            "ConstraintViolationException",
+        raise constraint_violation(
+            "CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG",
             "The account is a delegated administrator; deregister it first.",
-            reason="CANNOT_REMOVE_DELEGATED_ADMINISTRATOR_FROM_ORG",
         )
 
 
@@ -199,11 +197,7 @@ def create_organizational_unit(call: Call) -> dict[str, Any]:
     name = call.params["Name"]
     _refuse_sibling_name(call, parent_id, name)
     if _depth(call, parent_id) >= OU_MAX_DEPTH:
-        raise ApiError(
-            "ConstraintViolationException",
-            "OUs can be nested at most five levels deep.",
-            reason="OU_DEPTH_LIMIT_EXCEEDED",
-        )
+        raise constraint_violation("OU_DEPTH_LIMIT_EXCEEDED", "OUs can be nested at most five levels deep.")
     ou = state.create_ou(org, parent_id, name)
     state.tag(ou.id, call.params.get("Tags"))
     return {"OrganizationalUnit": state.ou_to_api(ou)}
@@ -250,34 +244,30 @@ def delete_organizational_unit(call: Call) -> dict[str, Any]:
     return {}
 
 
+def _children(call: Call, child_type: str, to_api: Callable[[str], dict[str, Any]]) -> tuple[list[Any], str | None]:
+    """One page of the children of one type of `ParentId`, a parent in the caller's organization."""
+    parent_id = _parent(call, call.managed_org(), call.params["ParentId"])
+    return paging.page(call, f"children:{parent_id}:{child_type}", to_api)
+
+
 @operation("ListOrganizationalUnitsForParent")
 def list_organizational_units_for_parent(call: Call) -> dict[str, Any]:
-    org = call.managed_org()
     state = call.state
-    parent_id = _parent(call, org, call.params["ParentId"])
-    items, token = paging.page(
-        call, f"children:{parent_id}:ORGANIZATIONAL_UNIT", lambda key: state.ou_to_api(state.ous[key])
-    )
+    items, token = _children(call, "ORGANIZATIONAL_UNIT", lambda key: state.ou_to_api(state.ous[key]))
     return paging.with_token({"OrganizationalUnits": items}, token)
 
 
 @operation("ListAccountsForParent")
 def list_accounts_for_parent(call: Call) -> dict[str, Any]:
-    org = call.managed_org()
     state = call.state
-    parent_id = _parent(call, org, call.params["ParentId"])
-    items, token = paging.page(
-        call, f"children:{parent_id}:ACCOUNT", lambda key: state.account_to_api(state.accounts[key])
-    )
+    items, token = _children(call, "ACCOUNT", lambda key: state.account_to_api(state.accounts[key]))
     return paging.with_token({"Accounts": items}, token)
 
 
 @operation("ListChildren")
 def list_children(call: Call) -> dict[str, Any]:
-    org = call.managed_org()
-    parent_id = _parent(call, org, call.params["ParentId"])
     child_type = call.params["ChildType"]
-    items, token = paging.page(call, f"children:{parent_id}:{child_type}", lambda key: {"Id": key, "Type": child_type})
+    items, token = _children(call, child_type, lambda key: {"Id": key, "Type": child_type})
     return paging.with_token({"Children": items}, token)
 
 
@@ -317,8 +307,6 @@ def move_account(call: Call) -> dict[str, Any]:
 
 def require_all_features(org: Organization) -> None:
     if org.feature_set != "ALL":
-        raise ApiError(
-            "ConstraintViolationException",
-            "The organization must have all features enabled.",
-            reason="ORGANIZATION_NOT_IN_ALL_FEATURES_MODE",
+        raise constraint_violation(
+            "ORGANIZATION_NOT_IN_ALL_FEATURES_MODE", "The organization must have all features enabled."
         )

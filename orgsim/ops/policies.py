@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from orgsim import paging
-from orgsim.errors import ApiError, invalid_input
+from orgsim.errors import ApiError, constraint_violation, invalid_input
 from orgsim.model import enum, model_error
 from orgsim.registry import Call, operation
 from orgsim.state import MANAGED_POLICIES, RCP, SCP, Organization, Policy, State
@@ -40,6 +40,12 @@ def _policy(call: Call, org: Organization) -> Policy:
     if policy is None or (not policy.aws_managed and policy.org_id != org.id):
         raise model_error("PolicyNotFoundException")
     return policy
+
+
+def _attachment(call: Call) -> tuple[Organization, Policy, str]:
+    """What an attach or detach names: the caller's organization, its policy and its target."""
+    org = call.managed_org()
+    return org, _policy(call, org), _target(call, org)
 
 
 def _target(call: Call, org: Organization) -> str:
@@ -90,10 +96,8 @@ def _target_out(state: State, target_id: str) -> dict[str, Any]:
 def _check_content(policy_type: str, content: str) -> None:
     limit = CONTENT_LIMIT.get(policy_type, DEFAULT_CONTENT_LIMIT)
     if len(content) > limit:
-        raise ApiError(
-            "ConstraintViolationException",
-            f"The policy content exceeds the {limit}-character limit of {policy_type}.",
-            reason="POLICY_CONTENT_LIMIT_EXCEEDED",
+        raise constraint_violation(
+            "POLICY_CONTENT_LIMIT_EXCEEDED", f"The policy content exceeds the {limit}-character limit of {policy_type}."
         )
     try:
         document = json.loads(content)
@@ -113,9 +117,14 @@ def _require_unique_name(state: State, org: Organization, policy_type: str, name
         raise model_error("DuplicatePolicyException")
 
 
-def _refuse_managed(policy: Policy, verb: str) -> None:
+def _own_policy(call: Call, verb: str) -> tuple[Organization, Policy]:
+    """The caller's organization and the policy it may `verb` ("change", "delete"): one of its own,
+    never an AWS managed one."""
+    org = call.managed_org()
+    policy = _policy(call, org)
     if policy.aws_managed:
         raise invalid_input("IMMUTABLE_POLICY", f"You can't {verb} an AWS managed policy.")
+    return org, policy
 
 
 # --- policy types on roots --------------------------------------------------------------------
@@ -161,10 +170,9 @@ def create_policy(call: Call) -> dict[str, Any]:
     policy_type, name, content = params["Type"], params["Name"], params["Content"]
     _require_unique_name(state, org, policy_type, name)
     if state.index.count(f"policies:{org.id}:{policy_type}") >= POLICY_LIMIT:
-        raise ApiError(
-            "ConstraintViolationException",
+        raise constraint_violation(
+            "POLICY_NUMBER_LIMIT_EXCEEDED",
             f"The organization already has {POLICY_LIMIT} policies of type {policy_type}.",
-            reason="POLICY_NUMBER_LIMIT_EXCEEDED",
         )
     _check_content(policy_type, content)
     policy = state.add_policy(
@@ -185,9 +193,7 @@ def create_policy(call: Call) -> dict[str, Any]:
 @operation("UpdatePolicy")
 def update_policy(call: Call) -> dict[str, Any]:
     state = call.state
-    org = call.managed_org()
-    policy = _policy(call, org)
-    _refuse_managed(policy, "change")
+    org, policy = _own_policy(call, "change")
     params = call.params
     if "Name" in params and params["Name"] != policy.name:
         _require_unique_name(state, org, policy.type, params["Name"])
@@ -210,9 +216,7 @@ def describe_policy(call: Call) -> dict[str, Any]:
 @operation("DeletePolicy")
 def delete_policy(call: Call) -> dict[str, Any]:
     state = call.state
-    org = call.managed_org()
-    policy = _policy(call, org)
-    _refuse_managed(policy, "delete")
+    org, policy = _own_policy(call, "delete")
     if state.index.count(f"targets:{org.id}:{policy.id}"):
         raise model_error("PolicyInUseException")
     state.remove_policy(policy)
@@ -248,18 +252,15 @@ def list_policies_for_target(call: Call) -> dict[str, Any]:
 @operation("AttachPolicy")
 def attach_policy(call: Call) -> dict[str, Any]:
     state = call.state
-    org = call.managed_org()
-    policy = _policy(call, org)
-    target_id = _target(call, org)
+    org, policy, target_id = _attachment(call)
     _require_enabled(state, org, policy.type)
     if policy.id in state.attachments.get(target_id, []):
         raise model_error("DuplicatePolicyAttachmentException")
     limit = ATTACHMENT_LIMIT.get(policy.type, DEFAULT_ATTACHMENT_LIMIT)
     if len(state.attached(target_id, policy.type)) >= limit:
-        raise ApiError(
-            "ConstraintViolationException",
+        raise constraint_violation(
+            "MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
             f"A target can have at most {limit} policies of type {policy.type} attached.",
-            reason="MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
         )
     state.attach(policy.id, target_id)
     return {}
@@ -268,9 +269,7 @@ def attach_policy(call: Call) -> dict[str, Any]:
 @operation("DetachPolicy")
 def detach_policy(call: Call) -> dict[str, Any]:
     state = call.state
-    org = call.managed_org()
-    policy = _policy(call, org)
-    target_id = _target(call, org)
+    _org, policy, target_id = _attachment(call)
     if policy.id not in state.attachments.get(target_id, []):
         raise model_error("PolicyNotAttachedException")
     if policy.id == MANAGED_POLICIES[RCP][0]:
@@ -278,10 +277,9 @@ def detach_policy(call: Call) -> dict[str, Any]:
         raise invalid_input("NON_DETACHABLE_POLICY", "You can't detach the AWS managed policy RCPFullAWSAccess.")
     if policy.type == SCP and len(state.attached(target_id, SCP)) <= 1:
         # Every root, OU and account must keep at least one SCP while SCPs are enabled.
-        raise ApiError(
-            "ConstraintViolationException",
+        raise constraint_violation(
+            "MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
             "You can't detach the last service control policy from a target.",
-            reason="MIN_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED",
         )
     state.detach(policy.id, target_id)
     return {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orgsim import paging
-from orgsim.errors import ApiError, invalid_input
+from orgsim.errors import ApiError, constraint_violation, invalid_input
 from orgsim.registry import Call, operation
 
 MAX_TAGS = 50  # AWS's per-resource tag limit
@@ -46,9 +46,7 @@ def tag_resource(call: Call) -> dict[str, Any]:
     tags = dict(call.state.tags.get(rid, {}))
     tags.update({tag["Key"]: tag["Value"] for tag in call.params["Tags"]})
     if len(tags) > MAX_TAGS:
-        raise ApiError(
-            "ConstraintViolationException", "A resource can have at most 50 tags.", reason="MAX_TAG_LIMIT_EXCEEDED"
-        )
+        raise constraint_violation("MAX_TAG_LIMIT_EXCEEDED", "A resource can have at most 50 tags.")
     call.state.tags[rid] = tags
     call.state.dirty = True
     return {}

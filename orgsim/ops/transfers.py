@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orgsim import paging
-from orgsim.errors import ApiError, invalid_input
+from orgsim.errors import ApiError, constraint_violation, invalid_input
 from orgsim.model import parse_timestamp
-from orgsim.ops.handshakes import ON_ACCEPT, new_handshake, resolve_target
+from orgsim.ops.handshakes import ON_ACCEPT, between, new_handshake, resolve_target
 from orgsim.ops.organizations import require_all_features
 from orgsim.registry import Call, operation
 from orgsim.state import DAY, HANDSHAKE_TO_TRANSFER, Handshake, Organization, State, Transfer
@@ -42,10 +42,6 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _constraint(reason: str, message: str) -> ApiError:
-    return ApiError("ConstraintViolationException", message, reason=reason)
-
-
 def check_start(start: float, now: float) -> None:
     moment = datetime.fromtimestamp(start, UTC)
     if (moment.hour, moment.minute, moment.second, moment.microsecond) != (0, 0, 0, 0):
@@ -68,7 +64,7 @@ def check_quotas(
             1 for t in state.transfers_of("inbound", payer.id) if t.status == "REQUESTED" or t.in_force_at(now)
         )
         if inbound >= state.quota(payer_key, "inbound"):
-            raise _constraint(
+            raise constraint_violation(
                 "RESPONSIBILITY_TRANSFER_MAX_INBOUND_QUOTA_VIOLATION",
                 "The payer has reached its quota of inbound transfers.",
             )
@@ -78,18 +74,18 @@ def check_quotas(
         if t.in_force_at(now) and (t.end_ts is None or t.end_ts > start)
     )
     if outbound >= state.quota(source.management_account_id, "outbound"):
-        raise _constraint(
+        raise constraint_violation(
             "RESPONSIBILITY_TRANSFER_MAX_OUTBOUND_QUOTA_VIOLATION",
             "The invited organization already has its bills paid by another organization.",
         )
     if state.levels_above(payer.id, now) + 1 + state.levels_below(source.id, now) > state.quota(payer_key, "chain"):
-        raise _constraint(
+        raise constraint_violation(
             "RESPONSIBILITY_TRANSFER_MAX_LEVEL_VIOLATION", "The transfer would make a chain longer than allowed."
         )
     if state.transfers_below(payer.id, now) + 1 + state.transfers_below(source.id, now) > state.quota(
         payer_key, "chain_transfers"
     ):
-        raise _constraint(
+        raise constraint_violation(
             "RESPONSIBILITY_TRANSFER_MAX_TRANSFERS_QUOTA_VIOLATION", "Too many transfers across the chain."
         )
 
@@ -173,15 +169,14 @@ def create_transfer(
         {"Value": sender.email, "Type": "MANAGEMENT_EMAIL"},
         {"Value": sender.name, "Type": "MANAGEMENT_NAME"},
     ]
-    if notes:
-        resources.append({"Value": notes, "Type": "NOTES"})
     handshake = new_handshake(
         state,
         action="TRANSFER_RESPONSIBILITY",
         org=payer,
         recipient=invited,
-        parties=[{"Id": payer.id, "Type": "ORGANIZATION"}, {"Id": target["Id"], "Type": target["Type"]}],
+        parties=between(payer, target),
         resources=resources,
+        notes=notes,
         now=now,
         expires=expires if expires is not None else min(now + INVITATION_LIFETIME, start - ACCEPT_LEAD),
         transfer_id=transfer_id,
@@ -276,7 +271,7 @@ def update_responsibility_transfer(call: Call) -> dict[str, Any]:
     org = call.managed_org()
     transfer = _get(call, org)
     if transfer.status not in ("REQUESTED", "ACCEPTED"):
-        raise _constraint(
+        raise constraint_violation(
             "TRANSFER_RESPONSIBILITY_UPDATE_NOT_ALLOWED", f"A {transfer.status} transfer can't be changed."
         )
     transfer.name = call.params["Name"]
