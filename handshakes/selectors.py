@@ -279,16 +279,19 @@ def open_invitation_counts(*, connection_ids: list[int]) -> dict[str, int]:
     # side by side in one SELECT: a LIMIT inside a UNION is not portable (SQLite refuses it).
     base = Handshake.objects.filter(vanished_at__isnull=True, connection_id__in=connection_ids)
     limit = OPEN_COUNT_CAP + 1
-    columns, params, order = [], [], []
+    columns: list[str] = []
+    params: list[Any] = []
+    order: list[str] = []
     for direction in Direction.values:
         for state in OPEN_STATES:
             rows = base.filter(direction=direction, state=state).order_by().values_list("pk", flat=True)[:limit]
             sql, part_params = rows.query.sql_with_params()
-            columns.append(f"(SELECT COUNT(*) FROM ({sql}) AS part{len(columns)})")
+            # Django compiled `sql`; every value travels in `params`.
+            columns.append(f"(SELECT COUNT(*) FROM ({sql}) AS part{len(columns)})")  # noqa: S608
             params.extend(part_params)
             order.append(direction)
     with connections[base.db].cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(columns), params)  # noqa: S608 -- Django-compiled SQL, values as params
+        cursor.execute("SELECT " + ", ".join(columns), params)
         found = cursor.fetchone()
     counts = {direction: 0 for direction in Direction.values}
     for direction, n in zip(order, found, strict=True):
