@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from handshakes.action_views import available_actions
 from handshakes.models import Direction, HandshakeChange
-from handshakes.selectors import name_counterparties, open_invitation_counts, open_invitations
+from handshakes.selectors import count_label, name_counterparties, open_invitation_counts, open_invitations
 from orgportal.models import Role
 from orgportal.pages import Freshness, change_lines, visible_connections
 from orgportal.roles import holders, roles_by_connection
@@ -103,9 +103,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "freshness": Freshness(connections),
             "received": received,
             "received_total": totals[Direction.RECEIVED],
+            "received_total_label": count_label(totals[Direction.RECEIVED]),
             "yours_to_answer": bool(received) and all(h.actions for h in received),  # type: ignore[attr-defined]
             "sent": sent,
             "sent_total": totals[Direction.SENT],
+            "sent_total_label": count_label(totals[Direction.SENT]),
             "changes": recent_changes(ids, CHANGES_SHOWN),
             # Read once for every section that asks what the user may do (the approvals partial too).
             "roles": roles,

@@ -15,6 +15,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from front import inbox
+from handshakes import selectors
 from orgportal.models import AwsConnection, SyncRun
 from tests.conftest import Personas
 
@@ -265,6 +267,24 @@ def test_inbox_lists_open_invitations_soonest_deadline_first(
     assert "h-0000000close" not in html
     sent = html[html.index("Sent, waiting") :]
     assert "h-00000000sent" in sent
+
+
+def test_inbox_counts_open_invitations_only_up_to_a_cap_so_a_million_rows_cost_no_more(
+    client: Client, personas: Personas, synced: AwsConnection, make_handshake: Callable, monkeypatch: Any
+) -> None:
+    # Counting every open invitation grew with the fleet (100,000 open rows: 30-85 ms a request on
+    # PostgreSQL); past the cap the inbox says "3+" and counts no further.
+    monkeypatch.setattr(selectors, "OPEN_COUNT_CAP", 3)
+    monkeypatch.setattr(inbox, "INVITATIONS_SHOWN", 2)  # the cap is always above what is shown
+    for _ in range(5):
+        make_handshake(synced)
+    make_handshake(synced, direction="sent")
+    make_handshake(synced, direction="sent", state="REQUESTED")
+    assert selectors.open_invitation_counts(connection_ids=[synced.pk]) == {"received": 4, "sent": 2}
+    personas.login(client, "viewer")
+    html = body(client.get(reverse("inbox")))
+    assert "Waiting for an answer (3+)" in html and "All 3+ open" in html
+    assert "Sent, waiting for the other side (2)" in html
 
 
 def test_inbox_shows_recent_changes_newest_first(
