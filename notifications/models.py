@@ -34,13 +34,18 @@ class EventKind(models.TextChoices):
     POLICY_INVALID = "policy.invalid", "Invalid effective policy found"
     SYNC_FAILING = "sync.failing", "Sync failing"
     SYNC_RECOVERED = "sync.recovered", "Sync recovered"
+    # Two-person approval (told by `approvals.events`, each to the people it concerns only).
+    APPROVAL_ASKED = "approval_request.asked", "Two-person approval asked of me"
+    APPROVAL_ANSWERED = "approval_request.answered", "My two-person request answered, sent or lapsed"
+    APPROVAL_CLOSED = "approval_request.closed", "A two-person request waiting for me withdrawn or lapsed"
     TEST = "test", "Test message"
 
 
 # What a user can subscribe to (a test message is sent on request, never subscribed to).
 SUBSCRIBABLE = tuple(kind for kind in EventKind.values if kind != EventKind.TEST)
 # What a role gets until its holder chooses: approvers and operators hear about invitations and
-# their deadlines, admins about everything, viewers and auditors nothing unless they opt in.
+# their deadlines, and about two-person requests asked of them and the answers to their own;
+# admins about everything; viewers and auditors nothing unless they opt in.
 INVITATION_KINDS = frozenset(
     {
         EventKind.INVITATION_RECEIVED,
@@ -49,15 +54,19 @@ INVITATION_KINDS = frozenset(
         EventKind.APPROVAL_WAITING,
     }
 )
+TWO_PERSON_KINDS = frozenset({EventKind.APPROVAL_ASKED, EventKind.APPROVAL_ANSWERED})
 ROLE_DEFAULTS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(SUBSCRIBABLE),
-    Role.APPROVER: INVITATION_KINDS,
-    Role.OPERATOR: INVITATION_KINDS,
+    Role.APPROVER: INVITATION_KINDS | TWO_PERSON_KINDS,
+    Role.OPERATOR: INVITATION_KINDS | TWO_PERSON_KINDS,
     Role.VIEWER: frozenset(),
     Role.AUDITOR: frozenset(),
 }
-# Never held back for the daily digest: a digest could arrive after the deadline it warns of.
-URGENT_KINDS = frozenset({EventKind.INVITATION_DEADLINE, EventKind.SYNC_FAILING, EventKind.TEST})
+# Never held back for the daily digest: a digest could arrive after the deadline it warns of (a
+# colleague's request waits for an answer by its own deadline).
+URGENT_KINDS = frozenset(
+    {EventKind.INVITATION_DEADLINE, EventKind.SYNC_FAILING, EventKind.APPROVAL_ASKED, EventKind.TEST}
+)
 
 DEFAULT_REMINDERS = [7 * 86400, 48 * 3600, 24 * 3600]
 
@@ -102,7 +111,9 @@ class ChangeCursor(models.Model):
 class Event(models.Model):
     """Something worth telling, once: `key` names the fact (the object and what happened to it,
     or the reminder threshold), so a re-run sync, a re-read change or a second worker finds the
-    key taken and creates nothing."""
+    key taken and creates nothing. `audience`, when set, names the only users it is for (a
+    two-person request's deciders, or its requester): it then goes to those of them who chose
+    it, by email only, never to a shared channel."""
 
     key = models.CharField(max_length=255, unique=True)
     connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="+")
@@ -115,6 +126,7 @@ class Event(models.Model):
     resource = models.CharField(max_length=128, blank=True)  # "handshake/h-...", "transfer/rt-..."
     due_at = models.DateTimeField(null=True, blank=True)  # the deadline a reminder is about
     data = models.JSONField(default=dict, blank=True)
+    audience = models.JSONField(null=True, blank=True)  # user ids; None: everyone who chose it
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
