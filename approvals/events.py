@@ -1,8 +1,15 @@
 """The one place a request's life is told: created, decided (approved, rejected, withdrawn),
 lapsed, and its outcome. Each writes the audit event (who, when, chained like every other event,
 so the CSV export carries it) and then tells every listener — the seam where notifications
-(approvers' inboxes by mail, the calendar) hook in: `listeners.append(fn)`, `fn(kind, request)`,
-called once the transaction that made the change commits."""
+(approvers' inboxes by mail, the calendar) hook in from their own `AppConfig.ready()`:
+`listeners.append(fn)`, `fn(kind, request)`. This app imports no listener; with none registered
+a request lives on exactly the same.
+
+A listener runs INSIDE the transaction that made the change (every caller in `approvals.services`
+holds one), so what it writes (notifications' event and delivery rows) commits with the change or
+not at all: a crash after the commit loses nothing, a retry finds the change made. A listener
+that raises is not swallowed: the change, its audit event and every listener's rows roll back
+together and the caller sees the error, so nothing is half told."""
 
 from __future__ import annotations
 
@@ -34,8 +41,13 @@ def _details(approval: ApprovalRequest, **more: Any) -> dict[str, Any]:
 
 
 def _tell(kind: str, approval: ApprovalRequest) -> None:
-    for listener in list(listeners):
-        transaction.on_commit(lambda listener=listener: listener(kind, approval))  # type: ignore[misc]
+    if not listeners:
+        return
+    # atomic(): a savepoint in the caller's transaction (and one of its own if a caller had none),
+    # so several listeners' writes stand or fall together with the change.
+    with transaction.atomic():
+        for listener in list(listeners):
+            listener(kind, approval)
 
 
 def _audit(

@@ -12,6 +12,12 @@ action transaction can commit a smaller id after the sync's larger ones were rea
 therefore stops before the changes of the last CURSOR_LAG: those are read again next time, and
 their event keys (already taken) make the second read a no-op.
 
+`approval_told` is two-person approval's side: `approvals.events` calls it (registered in this
+app's `AppConfig.ready()`) inside the transaction that creates or decides a request, so the
+event and its delivery rows commit with the change; the event key (the request and what happened
+to it) makes a second call a no-op. A request is told only to the people it concerns: the users
+who may decide it on its connection (never the requester), then the requester of the outcome.
+
 `remind` is the clock's side: answer-by deadlines crossing each reminder threshold (each
 threshold once per invitation; the tightest one when a jump crosses several), billing transfers
 starting and ending this month, invalid effective policies, and a sync failing for longer than
@@ -33,6 +39,10 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.covered import covered
+from approvals.models import ApprovalRequest
+from approvals.models import State as ApprovalState
+from approvals.services import may_decide
 from handshakes.models import OPEN_STATES, Handshake, HandshakeChange
 from handshakes.models import Direction as HandshakeDirection
 from handshakes.selectors import TRANSFER_ACTION, deadline_of
@@ -324,13 +334,19 @@ def recipients(connection: AwsConnection) -> list[Recipient]:
 
 def fan_out(connection: AwsConnection, events: Iterable[Event]) -> int:
     """Delivery rows for `events`: one per (event, user) by email, one per (event, channel) for
-    a shared Slack/Teams/webhook channel any subscriber chose. Returns how many were new."""
+    a shared Slack/Teams/webhook channel any subscriber chose (an event with an `audience`: its
+    users' emails only). Returns how many were new."""
     people = recipients(connection)
     channels = {c.choice: c for c in Channel.objects.filter(connection=connection)}
     rows: list[Delivery] = []
     for event in events:
+        # An event with an audience is for those users only, by email: a shared channel would
+        # also reach people it is not for.
+        audience = None if event.audience is None else frozenset(event.audience)
         for person in people:
             if event.kind not in person.events:
+                continue
+            if audience is not None and person.user.pk not in audience:
                 continue
             if "email" in person.channels and person.user.email:
                 held = person.digest and event.kind not in URGENT_KINDS
@@ -345,7 +361,7 @@ def fan_out(connection: AwsConnection, events: Iterable[Event]) -> int:
                         priority=event.priority,
                     )
                 )
-            for choice in person.channels:
+            for choice in person.channels if audience is None else ():
                 channel = channels.get(choice)
                 if channel is not None:
                     rows.append(
@@ -363,6 +379,158 @@ def fan_out(connection: AwsConnection, events: Iterable[Event]) -> int:
     unique = list({row.key: row for row in rows}.values())
     Delivery.objects.bulk_create(unique, batch_size=1000, ignore_conflicts=True)
     return len(unique)
+
+
+# --- two-person approval requests -> events -------------------------------------------------------
+
+
+def deciders(approval: ApprovalRequest) -> list[int]:
+    """The ids of the active users who may decide `approval` now: on its connection they hold every
+    role `approvals.services.required_roles` names (the rule's checker role and the action's own
+    role; implied roles count, a superuser holds all), and they are not the requester."""
+    held: dict[int, set[str]] = {}
+    for user_id, role in Grant.objects.filter(connection_id=approval.connection_id).values_list("user_id", "role"):
+        held.setdefault(user_id, set()).update(IMPLIES[role])
+    users = get_user_model().objects.filter(Q(pk__in=list(held)) | Q(is_superuser=True), is_active=True)
+    everything = frozenset(Role.values)
+    return sorted(
+        user.pk
+        for user in users
+        if may_decide(approval, user, everything if user.is_superuser else frozenset(held.get(user.pk, ())))
+    )
+
+
+def _one_line(text: str, limit: int = 255) -> str:
+    """`text` fit for a subject line: no line breaks or control characters, at most `limit`."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _asked_body(approval: ApprovalRequest, label: str) -> str:
+    connection = approval.connection
+    call = (
+        f"The AWS call it will make: {approval.operation}({', '.join(f'{k}={v}' for k, v in approval.params.items())})."
+        if approval.operation
+        else "It changes a portal setting (no AWS call)."
+    )
+    return (
+        f"{approval.requester_label} asks a second person to approve: {label}.\n"
+        f"Resource: {approval.resource} on {connection.name}.\n"
+        f"{call}\n"
+        f"Answer by {when(approval.answer_by)}; after that the request lapses and nothing is sent.\n"
+        f"Why you: the two-person rule of {connection.name} holds this action until another person "
+        f"with the {Role(approval.checker_role).label} role approves or rejects it, and you may; "
+        f"{approval.requester_label} may not decide their own request. Nothing was sent to AWS yet."
+    )
+
+
+def _answered(approval: ApprovalRequest, label: str) -> tuple[str, str]:
+    """(title, body) of the outcome the requester is told."""
+    by = approval.decided_by_label or "another person"
+    reason = f" Their reason: {approval.reason}" if approval.reason else ""
+    match approval.state:
+        case ApprovalState.EXECUTED:
+            head = "approved and sent"
+            said = f"{by} approved it and it was sent: {approval.outcome}{reason}"
+        case ApprovalState.FAILED:
+            head = "approved, AWS refused"
+            said = f"{by} approved it, but it did not go through: {approval.outcome}{reason}"
+        case ApprovalState.REJECTED:
+            head = "rejected"
+            said = f"{by} rejected it; nothing was sent.{reason}"
+        case _:  # lapsed
+            head = "lapsed"
+            said = f"It lapsed and nothing was sent: {approval.outcome}"
+    title = f"Your request #{approval.pk} {head}: {label} ({approval.resource})"
+    body = f"Your request #{approval.pk} on {approval.connection.name}: {label}, {approval.resource}.\n{said}"
+    return title, body
+
+
+def _closed(approval: ApprovalRequest, label: str) -> tuple[str, str]:
+    """(title, body) the deciders are told when a request waiting for them goes away unanswered."""
+    if approval.state == ApprovalState.WITHDRAWN:
+        head = "withdrawn"
+        said = f"{approval.requester_label} withdrew it; you need not answer."
+        if approval.reason:
+            said += f" Their reason: {approval.reason}"
+    else:
+        head, said = "lapsed", f"It lapsed unanswered and nothing was sent: {approval.outcome}"
+    title = f"Request #{approval.pk} {head}: {label} ({approval.resource})"
+    body = (
+        f"{approval.requester_label}'s request #{approval.pk} on {approval.connection.name}: {label}, "
+        f"{approval.resource}.\n{said}"
+    )
+    return title, body
+
+
+def approval_events(kind: str, approval: ApprovalRequest) -> list[Event]:
+    """What `approvals.events` tells of `approval` as `kind` ("created", "approved", "rejected",
+    "withdrawn", "lapsed", "executed", "failed"), each event with its audience:
+
+    - created: asked of everyone who may decide it (never the requester);
+    - rejected, executed, failed, lapsed: the requester's answer;
+    - withdrawn, or lapsed while still pending: those who were asked need not answer any more;
+    - approved: nothing of its own, its outcome (executed or failed) follows at once and says who."""
+    connection = approval.connection
+    label = covered(approval.action).label
+    common = _common(connection, reverse("approval_detail", args=[approval.pk]), f"approval/{approval.pk}", 5)
+    data = {
+        "request": approval.pk,
+        "action": approval.action,
+        "resource": approval.resource,
+        "requested_by": approval.requester_label,
+        "answer_by": approval.answer_by.isoformat(),
+        "state": approval.state,
+    }
+    events: list[Event] = []
+    if kind == "created":
+        asked = EventKind.APPROVAL_ASKED
+        events.append(
+            Event(
+                key=f"{asked}:{connection.pk}:{approval.pk}",
+                kind=asked,
+                title=_one_line(f"Approval asked: {label} ({approval.resource}) by {approval.requester_label}"),
+                body=_asked_body(approval, label),
+                due_at=approval.answer_by,
+                data=data,
+                audience=deciders(approval),
+                **{**common, "priority": 0},  # a colleague waits, until a deadline
+            )
+        )
+    answered = {ApprovalState.REJECTED, ApprovalState.EXECUTED, ApprovalState.FAILED, ApprovalState.LAPSED}
+    if kind in answered and approval.requester_id is not None:
+        title, body = _answered(approval, label)
+        events.append(
+            Event(
+                key=f"{EventKind.APPROVAL_ANSWERED}:{connection.pk}:{approval.pk}:{kind}",
+                kind=EventKind.APPROVAL_ANSWERED,
+                title=_one_line(title),
+                body=body,
+                data=data,
+                audience=[approval.requester_id],
+                **common,
+            )
+        )
+    if kind == ApprovalState.WITHDRAWN or (kind == ApprovalState.LAPSED and approval.decided_at is None):
+        title, body = _closed(approval, label)
+        events.append(
+            Event(
+                key=f"{EventKind.APPROVAL_CLOSED}:{connection.pk}:{approval.pk}:{kind}",
+                kind=EventKind.APPROVAL_CLOSED,
+                title=_one_line(title),
+                body=body,
+                data=data,
+                audience=deciders(approval),
+                **common,
+            )
+        )
+    return events
+
+
+def approval_told(kind: str, approval: ApprovalRequest) -> None:
+    """The listener `approvals.events` calls inside the change's transaction: the events and their
+    deliveries are written there, once (a second call finds the keys taken and adds nothing)."""
+    store(approval.connection, approval_events(kind, approval))
 
 
 # --- the clock -> events ----------------------------------------------------------------------
