@@ -27,7 +27,15 @@ from typing import Any
 import pytest
 
 from handshakes.models import Direction, Handshake
-from tests.actions.conftest import SOURCE_ACCOUNT_ID, Invitation, Side, payer, source  # noqa: F401 - fixtures
+from tests.actions.conftest import (  # noqa: F401 - fixtures
+    SOURCE_ACCOUNT_ID,
+    Invitation,
+    Side,
+    billing_invitation,
+    payer,
+    source,
+)
+from tests.approvals.conftest import people  # noqa: F401 - a fixture: april asks, bob and carol approve
 from transfers.services import start_choices
 
 
