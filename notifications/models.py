@@ -44,8 +44,9 @@ class EventKind(models.TextChoices):
 # What a user can subscribe to (a test message is sent on request, never subscribed to).
 SUBSCRIBABLE = tuple(kind for kind in EventKind.values if kind != EventKind.TEST)
 # What a role gets until its holder chooses: approvers and operators hear about invitations and
-# their deadlines, and about two-person requests asked of them and the answers to their own;
-# admins about everything; viewers and auditors nothing unless they opt in.
+# their deadlines, and about two-person requests (asked of them, withdrawn or lapsed before they
+# answered, and the answers to their own); admins about everything; viewers and auditors nothing
+# unless they opt in.
 INVITATION_KINDS = frozenset(
     {
         EventKind.INVITATION_RECEIVED,
@@ -54,7 +55,7 @@ INVITATION_KINDS = frozenset(
         EventKind.APPROVAL_WAITING,
     }
 )
-TWO_PERSON_KINDS = frozenset({EventKind.APPROVAL_ASKED, EventKind.APPROVAL_ANSWERED})
+TWO_PERSON_KINDS = frozenset({EventKind.APPROVAL_ASKED, EventKind.APPROVAL_ANSWERED, EventKind.APPROVAL_CLOSED})
 ROLE_DEFAULTS: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(SUBSCRIBABLE),
     Role.APPROVER: INVITATION_KINDS | TWO_PERSON_KINDS,
