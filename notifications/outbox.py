@@ -430,16 +430,16 @@ def _answered(approval: ApprovalRequest, label: str) -> tuple[str, str]:
     reason = f" Their reason: {approval.reason}" if approval.reason else ""
     match approval.state:
         case ApprovalState.EXECUTED:
-            head = "approved and sent"
+            head = "was approved and sent"
             said = f"{by} approved it and it was sent: {approval.outcome}{reason}"
         case ApprovalState.FAILED:
-            head = "approved, AWS refused"
+            head = "was approved, but AWS refused it"
             said = f"{by} approved it, but it did not go through: {approval.outcome}{reason}"
         case ApprovalState.REJECTED:
-            head = "rejected"
+            head = "was rejected"
             said = f"{by} rejected it; nothing was sent.{reason}"
         case _:  # lapsed
-            head = "lapsed"
+            head = "has lapsed"
             said = f"It lapsed and nothing was sent: {approval.outcome}"
     title = f"Your request #{approval.pk} {head}: {label} ({approval.resource})"
     body = f"Your request #{approval.pk} on {approval.connection.name}: {label}, {approval.resource}.\n{said}"
@@ -449,12 +449,12 @@ def _answered(approval: ApprovalRequest, label: str) -> tuple[str, str]:
 def _closed(approval: ApprovalRequest, label: str) -> tuple[str, str]:
     """(title, body) the deciders are told when a request waiting for them goes away unanswered."""
     if approval.state == ApprovalState.WITHDRAWN:
-        head = "withdrawn"
+        head = "was withdrawn"
         said = f"{approval.requester_label} withdrew it; you need not answer."
         if approval.reason:
             said += f" Their reason: {approval.reason}"
     else:
-        head, said = "lapsed", f"It lapsed unanswered and nothing was sent: {approval.outcome}"
+        head, said = "has lapsed", f"It lapsed unanswered and nothing was sent: {approval.outcome}"
     title = f"Request #{approval.pk} {head}: {label} ({approval.resource})"
     body = (
         f"{approval.requester_label}'s request #{approval.pk} on {approval.connection.name}: {label}, "

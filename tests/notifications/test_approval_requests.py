@@ -130,7 +130,7 @@ def test_the_requester_hears_a_rejection_with_the_reason_escaped_and_nobody_else
     assert not Delivery.objects.filter(event__kind=EventKind.APPROVAL_CLOSED).exists()  # bob decided; not closed
     assert deliver_due().sent == 3  # bob's and carol's "asked", april's answer
     [answer] = [m for m in smtp.wait_for(3) if m["To"] == "april@example.com"]
-    assert f"request #{approval.pk} rejected" in _subject(answer)
+    assert f"Your request #{approval.pk} was rejected: {LABEL}" in _subject(answer)
     text = text_of(answer)
     assert f"bob rejected it; nothing was sent. Their reason: {reason}" in text
     assert f"/approvals/{approval.pk}/" in text
