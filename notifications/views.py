@@ -227,7 +227,7 @@ def calendar_feed(request: HttpRequest, token: str) -> HttpResponse:
     user = selectors.feed_user(token)
     if user is None:
         raise Http404("No such calendar")
-    body = ics.feed(selectors.calendar_entries(user), name=f"orgportal ({user.get_username()})")
+    body = ics.calendar(user)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     return response

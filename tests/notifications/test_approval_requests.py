@@ -31,7 +31,6 @@ from approvals import events as approval_events
 from approvals.models import ApprovalRequest, State
 from approvals.services import lapse_due
 from audit.models import AuditEvent
-from notifications import ics
 from notifications.delivery import deliver_due
 from notifications.models import Delivery, Event, EventKind
 from notifications.outbox import approval_told, when
@@ -72,8 +71,15 @@ def _html_of(message: Any) -> str:
 
 
 def _calendar(user: Any) -> dict[str, Any]:
-    """The user's calendar feed, parsed: UID -> VEVENT."""
-    parsed = Calendar.from_ical(ics.calendar(user))
+    """The user's calendar feed as a calendar app reads it (its secret URL, no session), parsed:
+    UID -> VEVENT."""
+    client = Client()
+    client.force_login(user)
+    page = client.post(reverse("notifications:calendar_rotate")).content.decode()
+    url = page.split('id="calendar-url" aria-label="Calendar URL"')[0].rsplit('value="', 1)[1].split('"')[0]
+    response = Client().get(url.removeprefix("http://127.0.0.1:8000"))
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/calendar")
+    parsed = Calendar.from_ical(response.content)
     return {str(event["UID"]): event for event in parsed.walk("VEVENT")}
 
 
