@@ -25,7 +25,14 @@ from orgportal.roles import require_role
 from orgportal.writepath import ActionClaim, ActionRefused, PlannedAction, apply_to_row, pass_gates, resource_key
 from transfers.models import Direction as TransferDirection
 from transfers.models import ResponsibilityTransfer
-from transfers.services import other_copies, refresh_copies, resync_transfer, start_choices, transfer_copies
+from transfers.services import (
+    check_status,
+    other_copies,
+    refresh_copies,
+    resync_transfer,
+    start_choices,
+    transfer_copies,
+)
 from transfers.sync import TRANSFER, transfer_row
 
 from .models import Direction, Handshake
@@ -384,11 +391,7 @@ def check_cancelable(transfer: ResponsibilityTransfer) -> None:
     """The guard of withdrawing a transfer's invitation (`ResponsibilityTransfer.can_cancel`)."""
     if transfer.direction != TransferDirection.INBOUND:
         raise ActionRefused("Only the organization that sent the invitation can cancel it.", status=409)
-    if not transfer.can_cancel():
-        raise ActionRefused(
-            f"This billing transfer is {transfer.status.lower()}; only an unanswered invitation can be canceled.",
-            status=409,
-        )
+    check_status(transfer, transfer.can_cancel(), "only an unanswered invitation can be canceled")
 
 
 def transfer_cancel(

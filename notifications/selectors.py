@@ -132,27 +132,22 @@ def calendar_entries(user: User) -> list[Entry]:
         name = t.name or t.transfer_id
         where = connections[t.connection_id].name
         path = reverse("transfer_detail", args=[t.pk])
-        if t.start_at and t.start_at >= since and t.status in {"REQUESTED", "ACCEPTED"}:
-            entries.append(
-                Entry(
-                    uid=f"transfer-start-{t.connection_id}-{t.transfer_id}",
-                    at=t.start_at,
-                    title=f"Billing transfer starts: {name} ({where})",
-                    description=f"Billing transfer {t.transfer_id} ({t.get_direction_display()}) starts, status {t.status}.",
-                    path=path,
-                    alarms=(timedelta(days=1),),
+        # Its start (unless it can no longer happen) a day ahead, its end a week and a day ahead.
+        may_start = t.status in {"REQUESTED", "ACCEPTED"}
+        for edge, at, says, alarms in (
+            ("start", t.start_at if may_start else None, f"starts, status {t.status}", (timedelta(days=1),)),
+            ("end", t.end_at, "ends", (timedelta(days=7), timedelta(days=1))),
+        ):
+            if at and at >= since:
+                entries.append(
+                    Entry(
+                        uid=f"transfer-{edge}-{t.connection_id}-{t.transfer_id}",
+                        at=at,
+                        title=f"Billing transfer {edge}s: {name} ({where})",
+                        description=f"Billing transfer {t.transfer_id} ({t.get_direction_display()}) {says}.",
+                        path=path,
+                        alarms=alarms,
+                    )
                 )
-            )
-        if t.end_at and t.end_at >= since:
-            entries.append(
-                Entry(
-                    uid=f"transfer-end-{t.connection_id}-{t.transfer_id}",
-                    at=t.end_at,
-                    title=f"Billing transfer ends: {name} ({where})",
-                    description=f"Billing transfer {t.transfer_id} ({t.get_direction_display()}) ends.",
-                    path=path,
-                    alarms=(timedelta(days=7), timedelta(days=1)),
-                )
-            )
     entries.sort(key=lambda e: (e.at, e.uid))
     return entries

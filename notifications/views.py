@@ -10,7 +10,10 @@ is the authorization).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,6 +31,8 @@ from .delivery import absolute
 from .forms import ChannelForm, ConnectionSettingsForm, SubscriptionForm
 from .models import Channel, Delivery
 from .outbox import settings_for
+
+T = TypeVar("T")
 
 
 @login_required
@@ -96,17 +101,39 @@ def notification_settings(request: HttpRequest) -> HttpResponse:
     return _settings_page(request)
 
 
-def _posted(request: HttpRequest, pk: int, role: Role, name: str) -> tuple[SignedInUser, AwsConnection, Any]:
-    """Who posts, the connection `pk` (where they hold `role`, else 404/403) and its form `name`
-    bound to the POST."""
-    user = request_user(request)
-    connection = get_connection_for_user(user, pk, role)
-    return user, connection, _section_form(name, connection, request.POST)
+@dataclass(frozen=True)
+class _Section:
+    """A valid POST of one connection's form on the settings page: who posts, where, what."""
+
+    request: HttpRequest
+    connection: AwsConnection
+    data: dict[str, Any]
+
+    def act(self, service: Callable[..., T], **arguments: Any) -> T:
+        """Call the notification service `service` as this user, on this connection."""
+        return service(actor=request_user(self.request), connection=self.connection, request=self.request, **arguments)
 
 
-def _refused(request: HttpRequest, pk: int, name: str, form: Any) -> HttpResponse:
-    """The settings page again with one connection's invalid form in place, its errors shown."""
-    return _settings_page(request, {"connection": pk, "forms": {name: form}}, status=422)
+def _section_post(role: Role, name: str) -> Callable[[Callable[[_Section], HttpResponse]], Callable[..., HttpResponse]]:
+    """The view of a POST of one connection's form `name` on the settings page: the connection
+    `pk` (where the user holds `role`, else 404/403) and the form bound to the POST. An invalid
+    form shows the settings page again with that form in place, its errors shown (422); a valid
+    one goes to the decorated function."""
+
+    def decorate(save: Callable[[_Section], HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @require_POST
+        @wraps(save)
+        def view(request: HttpRequest, pk: int) -> HttpResponse:
+            connection = get_connection_for_user(request_user(request), pk, role)
+            form = _section_form(name, connection, request.POST)
+            if not form.is_valid():
+                return _settings_page(request, {"connection": pk, "forms": {name: form}}, status=422)
+            return save(_Section(request, connection, form.cleaned_data))
+
+        return view
+
+    return decorate
 
 
 def _saved(request: HttpRequest, message: str) -> HttpResponse:
@@ -114,51 +141,31 @@ def _saved(request: HttpRequest, message: str) -> HttpResponse:
     return redirect("notifications:settings")
 
 
-@login_required
-@require_POST
-def subscribe(request: HttpRequest, pk: int) -> HttpResponse:
-    user, connection, form = _posted(request, pk, Role.VIEWER, "subscription_form")
-    if not form.is_valid():
-        return _refused(request, pk, "subscription_form", form)
-    services.subscription_save(
-        actor=user,
-        connection=connection,
-        events=form.cleaned_data["events"],
-        channel_choices=form.cleaned_data["channels"],
-        digest=form.cleaned_data["digest"],
-        request=request,
+@_section_post(Role.VIEWER, "subscription_form")
+def subscribe(section: _Section) -> HttpResponse:
+    data = section.data
+    section.act(
+        services.subscription_save, events=data["events"], channel_choices=data["channels"], digest=data["digest"]
     )
-    return _saved(request, f"Saved your notifications for {connection.name}.")
+    return _saved(section.request, f"Saved your notifications for {section.connection.name}.")
 
 
-@login_required
-@require_POST
-def connection_settings(request: HttpRequest, pk: int) -> HttpResponse:
-    user, connection, form = _posted(request, pk, Role.ADMIN, "settings_form")
-    if not form.is_valid():
-        return _refused(request, pk, "settings_form", form)
-    services.connection_settings_save(
-        actor=user,
-        connection=connection,
-        reminder_seconds=form.cleaned_data["reminders"],
-        sync_failing_after_seconds=form.cleaned_data["sync_failing_after"] * 60,
-        request=request,
+@_section_post(Role.ADMIN, "settings_form")
+def connection_settings(section: _Section) -> HttpResponse:
+    section.act(
+        services.connection_settings_save,
+        reminder_seconds=section.data["reminders"],
+        sync_failing_after_seconds=section.data["sync_failing_after"] * 60,
     )
-    return _saved(request, f"Saved the reminders of {connection.name}.")
+    return _saved(section.request, f"Saved the reminders of {section.connection.name}.")
 
 
-@login_required
-@require_POST
-def channel_add(request: HttpRequest, pk: int) -> HttpResponse:
-    user, connection, form = _posted(request, pk, Role.ADMIN, "channel_form")
-    if not form.is_valid():
-        return _refused(request, pk, "channel_form", form)
-    data = form.cleaned_data
-    channel, secret = services.channel_add(
-        actor=user, connection=connection, kind=data["kind"], name=data["name"], url=data["url"], request=request
-    )
+@_section_post(Role.ADMIN, "channel_form")
+def channel_add(section: _Section) -> HttpResponse:
+    data = section.data
+    channel, secret = section.act(services.channel_add, kind=data["kind"], name=data["name"], url=data["url"])
     # Shown on this answer only (not stored in a flash message): the signing secret, once.
-    return render(request, "notifications/secret_once.html", {"channel": channel, "secret": secret})
+    return render(section.request, "notifications/secret_once.html", {"channel": channel, "secret": secret})
 
 
 @login_required

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from orgsim.ops.handshakes import new_handshake, org_resource
+from orgsim.ops.handshakes import between, new_handshake, org_resource
 from orgsim.ops.transfers import create_transfer, month_end, month_start
-from orgsim.state import DAY, SCP, Account, Organization, Policy, State
+from orgsim.state import DAY, SCP, Account, Handshake, Organization, Policy, State, Transfer
 
 SCENARIOS = ("empty", "demo", "scale")
 # The role every management account of the demo and scale worlds lets the portal assume (STS).
@@ -72,6 +72,36 @@ def _org(
         for index in member_indexes:
             state.move(members[index], ou.id)
     return org
+
+
+def _to_account(
+    state: State,
+    action: str,
+    org: Organization,
+    account: Account,
+    resources: list[dict[str, Any]],
+    sent: float,
+    expires: float,
+    handshake_state: str,
+    closed: float | None,
+    **more: Any,
+) -> Handshake:
+    """A handshake `org` sent one account at `sent`: the two are its parties; it is in
+    `handshake_state`, closed at `closed` (None while open); `more` are new_handshake's other
+    arguments (a parent, notes)."""
+    return new_handshake(
+        state,
+        action=action,
+        org=org,
+        recipient=account,
+        parties=between(org, {"Id": account.id, "Type": "ACCOUNT"}),
+        resources=resources,
+        now=sent,
+        expires=expires,
+        handshake_state=handshake_state,
+        closed_ts=closed,
+        **more,
+    )
 
 
 # --- demo ------------------------------------------------------------------------------------
@@ -172,92 +202,47 @@ def _demo(state: State) -> dict[str, Organization]:
         start = month_start(after, 1)
         return start if start - DAY >= after else month_start(after, 2)
 
-    # Contoso: accepted two months ago and in force since the start of last month.
-    start = month_start(now, -1)
-    transfer, _handshake = create_transfer(
-        state,
-        payer=partner,
-        source=orgs[CONTOSO],
-        name="Contoso Retail",
-        start=start,
-        now=start - 12 * DAY,
-        notes="Consolidated invoicing under the Northwind reseller agreement.",
-        handshake_state="ACCEPTED",
-        closed_ts=start - 7 * DAY,
-        expires=start - 1 * DAY,
-    )
-    transfer.status = "ACCEPTED"
-    state.tags[transfer.id] = {"contract": "NW-2024-017", "segment": "retail"}
-    # Fabrikam: invitation sent 12 days ago, expires in 3 days, starts on the next month start it can.
-    create_transfer(
-        state,
-        payer=partner,
-        source=orgs[FABRIKAM],
-        name="Fabrikam Health",
-        start=first_start(now + 3 * DAY),
-        now=now - 12 * DAY,
-        notes="Northwind will pay Fabrikam's AWS bills from the start date.",
-        expires=now + 3 * DAY,
-    )
-    # Tailspin: a fresh invitation (REQUESTED) expiring in 12 days, and an earlier one declined.
-    create_transfer(
-        state,
-        payer=partner,
-        source=orgs[TAILSPIN],
-        name="Tailspin Toys",
-        start=first_start(now + 12 * DAY),
-        now=now - 3 * DAY,
-        expires=now + 12 * DAY,
-        handshake_state="REQUESTED",
-    )
-    create_transfer(
-        state,
-        payer=partner,
-        source=orgs[TAILSPIN],
-        name="Tailspin Toys (first offer)",
-        start=month_start(now, 1),
-        now=now - 20 * DAY,
-        expires=now - 5 * DAY,
-        handshake_state="DECLINED",
-        closed_ts=now - 15 * DAY,
-    )
-    # Woodgrove: accepted 25 days ago, then withdrawn; an older invitation Northwind canceled.
-    start = first_start(now - 25 * DAY)
-    transfer, _ = create_transfer(
-        state,
-        payer=partner,
-        source=orgs[WOODGROVE],
-        name="Woodgrove Bank",
-        start=start,
-        now=now - 28 * DAY,
-        expires=now - 13 * DAY,
-        handshake_state="ACCEPTED",
-        closed_ts=now - 25 * DAY,
-    )
-    transfer.status, transfer.end_ts = "WITHDRAWN", month_end(max(start, now))
-    create_transfer(
-        state,
-        payer=partner,
-        source=orgs[WOODGROVE],
-        name="Woodgrove Bank (draft)",
-        start=first_start(now - 29 * DAY),
-        now=now - 29 * DAY,
-        expires=now - 14 * DAY,
-        handshake_state="CANCELED",
-        closed_ts=now - 22 * DAY,
-    )
-    # Fabrikam: an earlier invitation that nobody answered.
-    create_transfer(
-        state,
-        payer=partner,
-        source=orgs[FABRIKAM],
-        name="Fabrikam Health (2nd quarter)",
-        start=month_start(now, 0),
-        now=now - 21 * DAY,
-        expires=now - 6 * DAY,
-        handshake_state="EXPIRED",
-        closed_ts=now - 6 * DAY,
-    )
+    def days(n: float) -> float:
+        return now + n * DAY
+
+    # Northwind's invitations to pay: (source, name, start, sent, expires, answer, answered).
+    in_force = month_start(now, -1)
+    offers: list[tuple[str, str, float, float, float, str, float | None]] = [
+        # Contoso: accepted two months ago and in force since the start of last month.
+        (CONTOSO, "Contoso Retail", in_force, in_force - 12 * DAY, in_force - DAY, "ACCEPTED", in_force - 7 * DAY),
+        # Fabrikam: invitation sent 12 days ago, expires in 3 days, starts on the next month start it can.
+        (FABRIKAM, "Fabrikam Health", first_start(days(3)), days(-12), days(3), "OPEN", None),
+        # Tailspin: a fresh invitation (REQUESTED) expiring in 12 days, and an earlier one declined.
+        (TAILSPIN, "Tailspin Toys", first_start(days(12)), days(-3), days(12), "REQUESTED", None),
+        (TAILSPIN, "Tailspin Toys (first offer)", month_start(now, 1), days(-20), days(-5), "DECLINED", days(-15)),
+        # Woodgrove: accepted 25 days ago, then withdrawn; an older invitation Northwind canceled.
+        (WOODGROVE, "Woodgrove Bank", first_start(days(-25)), days(-28), days(-13), "ACCEPTED", days(-25)),
+        (WOODGROVE, "Woodgrove Bank (draft)", first_start(days(-29)), days(-29), days(-14), "CANCELED", days(-22)),
+        # Fabrikam: an earlier invitation that nobody answered.
+        (FABRIKAM, "Fabrikam Health (2nd quarter)", month_start(now, 0), days(-21), days(-6), "EXPIRED", days(-6)),
+    ]
+    notes = {
+        "Contoso Retail": "Consolidated invoicing under the Northwind reseller agreement.",
+        "Fabrikam Health": "Northwind will pay Fabrikam's AWS bills from the start date.",
+    }
+    offered: dict[str, Transfer] = {}
+    for source_id, name, start, sent, expires, answer, answered in offers:
+        offered[name], _ = create_transfer(
+            state,
+            payer=partner,
+            source=orgs[source_id],
+            name=name,
+            start=start,
+            now=sent,
+            notes=notes.get(name),
+            expires=expires,
+            handshake_state=answer,
+            closed_ts=answered,
+        )
+    offered["Contoso Retail"].status = "ACCEPTED"
+    state.tags[offered["Contoso Retail"].id] = {"contract": "NW-2024-017", "segment": "retail"}
+    withdrawn = offered["Woodgrove Bank"]
+    withdrawn.status, withdrawn.end_ts = "WITHDRAWN", month_end(max(withdrawn.start_ts, now))
 
     # --- INVITE in every state ---------------------------------------------------------------------
     def invite(
@@ -270,21 +255,11 @@ def _demo(state: State) -> dict[str, Organization]:
         notes: str | None = None,
     ) -> None:
         org = orgs[org_id]
-        resources: list[dict[str, Any]] = [org_resource(state, org), {"Value": account.id, "Type": "ACCOUNT"}]
-        if notes:
-            resources.append({"Value": notes, "Type": "NOTES"})
-        new_handshake(
-            state,
-            action="INVITE",
-            org=org,
-            recipient=account,
-            parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": account.id, "Type": "ACCOUNT"}],
-            resources=resources,
-            now=now - requested_ago * DAY,
-            expires=now + expires_in * DAY if expires_in is not None else now - requested_ago * DAY + 15 * DAY,
-            handshake_state=state_name,
-            closed_ts=now - closed_ago * DAY if closed_ago is not None else None,
-        )
+        resources = [org_resource(state, org), {"Value": account.id, "Type": "ACCOUNT"}]
+        sent = now - requested_ago * DAY
+        expires = now + expires_in * DAY if expires_in is not None else sent + 15 * DAY
+        closed = now - closed_ago * DAY if closed_ago is not None else None
+        _to_account(state, "INVITE", org, account, resources, sent, expires, state_name, closed, notes=notes)
 
     invite(CONTOSO, standalone[0], "OPEN", 13, expires_in=2, notes="Please join Contoso Retail's organization.")
     invite(WOODGROVE, standalone[1], "REQUESTED", 1)
@@ -306,6 +281,7 @@ def _demo(state: State) -> dict[str, Organization]:
     ) -> None:
         org = orgs[org_id]
         requested = now - requested_ago * DAY
+        expires = requested + 90 * DAY
         closed = now - closed_ago * DAY if closed_ago is not None else None
         parent = new_handshake(
             state,
@@ -315,25 +291,26 @@ def _demo(state: State) -> dict[str, Organization]:
             parties=[{"Id": org.id, "Type": "ORGANIZATION"}],
             resources=[org_resource(state, org)],
             now=requested,
-            expires=requested + 90 * DAY,
+            expires=expires,
             handshake_state=state_name,
             closed_ts=closed,
         )
         if state_name in ("OPEN", "REQUESTED"):
             org.pending_all_features = parent.id
         for member, child_state in zip(members[org_id], child_states, strict=False):
-            new_handshake(
+            approval = [org_resource(state, org), {"Value": parent.id, "Type": "PARENT_HANDSHAKE"}]
+            closed_at = None if child_state in ("OPEN", "REQUESTED") else (closed or now - 1 * DAY)
+            _to_account(
                 state,
-                action="APPROVE_ALL_FEATURES",
-                org=org,
-                recipient=member,
-                parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": member.id, "Type": "ACCOUNT"}],
-                resources=[org_resource(state, org), {"Value": parent.id, "Type": "PARENT_HANDSHAKE"}],
-                now=requested,
-                expires=requested + 90 * DAY,
+                "APPROVE_ALL_FEATURES",
+                org,
+                member,
+                approval,
+                requested,
+                expires,
+                child_state,
+                closed_at,
                 parent_id=parent.id,
-                handshake_state=child_state,
-                closed_ts=None if child_state in ("OPEN", "REQUESTED") else (closed or now - 1 * DAY),
             )
 
     enable(ADATUM, "OPEN", 6, None, ["ACCEPTED", "OPEN", "REQUESTED"])
@@ -351,17 +328,19 @@ def _demo(state: State) -> dict[str, Organization]:
         strict=False,
     ):
         org = contoso if member.org_id == contoso.id else orgs[WOODGROVE]
-        new_handshake(
+        resources = [org_resource(state, org), {"Value": member.id, "Type": "ACCOUNT"}]
+        expires = now - 1 * DAY if state_name == "EXPIRED" else now + 3 * DAY
+        closed = now - closed_ago * DAY if closed_ago is not None else None
+        _to_account(
             state,
-            action="ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE",
-            org=org,
-            recipient=member,
-            parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": member.id, "Type": "ACCOUNT"}],
-            resources=[org_resource(state, org), {"Value": member.id, "Type": "ACCOUNT"}],
-            now=now - 12 * DAY,
-            expires=now - 1 * DAY if state_name == "EXPIRED" else now + 3 * DAY,
-            handshake_state=state_name,
-            closed_ts=now - closed_ago * DAY if closed_ago is not None else None,
+            "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE",
+            org,
+            member,
+            resources,
+            now - 12 * DAY,
+            expires,
+            state_name,
+            closed,
         )
 
     state.tags[members[CONTOSO][1].id] = {"cost-center": "payments", "environment": "production"}
@@ -428,18 +407,10 @@ def _scale(state: State, *, orgs: int, handshakes: int, transfers: int) -> None:
         account = state.account(f"{500000000000 + i:012d}")
         state_name = "OPEN" if rng.random() < 0.4 else closed_states[rng.randrange(len(closed_states))]
         requested = now - rng.uniform(0, 20) * DAY
-        new_handshake(
-            state,
-            action="INVITE",
-            org=org,
-            recipient=account,
-            parties=[{"Id": org.id, "Type": "ORGANIZATION"}, {"Id": account.id, "Type": "ACCOUNT"}],
-            resources=[resources_by_org[org.id], {"Value": account.id, "Type": "ACCOUNT"}],
-            now=requested,
-            expires=requested + 15 * DAY if state_name != "EXPIRED" else now - DAY,
-            handshake_state=state_name,
-            closed_ts=None if state_name == "OPEN" else max(requested, now - 2 * DAY),
-        )
+        resources = [resources_by_org[org.id], {"Value": account.id, "Type": "ACCOUNT"}]
+        expires = requested + 15 * DAY if state_name != "EXPIRED" else now - DAY
+        closed = None if state_name == "OPEN" else max(requested, now - 2 * DAY)
+        _to_account(state, "INVITE", org, account, resources, requested, expires, state_name, closed)
 
 
 # --- demo policies ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ database; changes go through `policies.services`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -49,6 +49,7 @@ BY_ACCOUNT = Ordering(Sort("account", "account_id", "Account"), descending=False
 
 # The session key of the organization last opened: the Organization tab opens it again.
 LAST_ORGANIZATION = "organization_connection"
+T = TypeVar("T")
 
 
 def _context(request: HtmxHttpRequest, connection: AwsConnection, **extra: Any) -> dict[str, Any]:
@@ -67,6 +68,21 @@ def _text(request: HtmxHttpRequest, name: str, notices: list[str], *, allowed: l
         notices.append(f"Ignored the {name} “{value}”: choose one of the listed types.")
         return ""
     return value
+
+
+def _found(value: T | None, missing: str) -> T:
+    """`value`, or a 404 saying `missing` where the page's object does not exist."""
+    if value is None:
+        raise Http404(missing)
+    return value
+
+
+def _type_filter(request: HtmxHttpRequest, types: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """A list's policy type filter: the notices so far (one when the page cannot use the type
+    asked for) and the context: that type among `types` ('' for every type), the choices offered."""
+    notices: list[str] = []
+    policy_type = _text(request, "type", notices, allowed=types)
+    return notices, {"policy_type": policy_type, "type_choices": [selectors.policy_type_info(t) for t in types]}
 
 
 def _list_page(
@@ -105,9 +121,10 @@ def organization_home(request: HtmxHttpRequest) -> HttpResponse:
     readable = connections_for(request.user)
     remembered = request.session.get(LAST_ORGANIZATION)
     last = readable.filter(pk=remembered).first() if isinstance(remembered, int) else None
-    connection = last or readable.order_by("name", "pk").first()
-    if connection is None:
-        raise Http404("No connection yet: an administrator adds one and gives you a role on it.")
+    connection = _found(
+        last or readable.order_by("name", "pk").first(),
+        "No connection yet: an administrator adds one and gives you a role on it.",
+    )
     return redirect("organization", connection.pk)
 
 
@@ -182,9 +199,12 @@ def _policy_url(connection: AwsConnection, policy: Policy) -> str:
     return reverse("policy_detail", kwargs={"pk": connection.pk, "policy_id": policy.policy_id})
 
 
-def _chosen_policy(request: HtmxHttpRequest, connection: AwsConnection) -> Policy | None:
+def _chosen_policy(request: HtmxHttpRequest, pk: int) -> tuple[AwsConnection, Policy | None]:
+    """The connection `pk` of a policy action (Admin role) and the policy the form posted
+    (`policy_id`) or the link named (`?policy=`), None when neither names one of its policies."""
+    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
     policy_id = (request.POST.get("policy_id") or request.GET.get("policy", "")).strip()
-    return selectors.policy_for(connection, policy_id) if policy_id else None
+    return connection, selectors.policy_for(connection, policy_id) if policy_id else None
 
 
 def _no_policy(request: HtmxHttpRequest, connection: AwsConnection, title: str) -> HttpResponse:
@@ -296,8 +316,7 @@ def policy_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @action_view(role=Role.ADMIN, target="connection")
 def policy_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    policy = _chosen_policy(request, connection)
+    connection, policy = _chosen_policy(request, pk)
     if policy is None:
         return _no_policy(request, connection, "Edit a policy")
     return _policy_edit(request, connection, policy)
@@ -305,8 +324,7 @@ def policy_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @action_view(role=Role.ADMIN, target="connection")
 def policy_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
-    policy = _chosen_policy(request, connection)
+    connection, policy = _chosen_policy(request, pk)
     if policy is None:
         return _no_policy(request, connection, "Delete a policy")
     form = PolicyActionForm(request.POST or None, initial={"policy_id": policy.policy_id})
@@ -333,9 +351,8 @@ def policy_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def policy_target_change(request: HtmxHttpRequest, pk: int, attach: bool) -> HttpResponse:
     """Attach / DetachPolicy (`attach` comes from the URL): the target is chosen among those the
     policy is not (or is) attached to."""
-    connection = get_connection_for_user(request.user, pk, Role.ADMIN)
+    connection, policy = _chosen_policy(request, pk)
     verb = "attach" if attach else "detach"
-    policy = _chosen_policy(request, connection)
     if policy is None:
         return _no_policy(request, connection, f"{verb.capitalize()} a policy")
     attached = {a.target_id for a in selectors.attachments(policy)}
@@ -378,17 +395,10 @@ def policy_target_change(request: HtmxHttpRequest, pk: int, attach: bool) -> Htt
 @require_GET
 def policy_list(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk)
-    notices: list[str] = []
-    policy_type = _text(request, "type", notices, allowed=selectors.policy_types())
+    notices, typed = _type_filter(request, selectors.policy_types())
     q = _text(request, "q", notices)
-    context = _context(
-        request,
-        connection,
-        q=q,
-        policy_type=policy_type,
-        type_choices=[selectors.policy_type_info(t) for t in selectors.policy_types()],
-    )
-    rows = selectors.policies(connection, policy_type=policy_type, q=q)
+    context = _context(request, connection, q=q, **typed)
+    rows = selectors.policies(connection, policy_type=typed["policy_type"], q=q)
     return _list_page(request, "policies/policy_list.html", context, rows=rows, notices=notices)
 
 
@@ -396,9 +406,7 @@ def policy_list(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def policy_detail(request: HtmxHttpRequest, pk: int, policy_id: str) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk)
-    policy = selectors.policy_for(connection, policy_id)
-    if policy is None:
-        raise Http404("No such policy")
+    policy = _found(selectors.policy_for(connection, policy_id), "No such policy")
     attached = selectors.attachments(policy)
     attached_ids = {a.target_id for a in attached}
     choices = [(tid, label) for tid, label in selectors.targets(connection) if tid not in attached_ids]
@@ -420,22 +428,18 @@ def policy_detail(request: HtmxHttpRequest, pk: int, policy_id: str) -> HttpResp
 def target_policies(request: HtmxHttpRequest, pk: int, target_id: str) -> HttpResponse:
     """The policies attached directly to a root, OU or account (ListPoliciesForTarget, cached)."""
     connection = get_connection_for_user(request.user, pk)
-    target = selectors.target_name(connection, target_id)
-    if target is None:
-        raise Http404("No such target")
-    notices: list[str] = []
-    policy_type = _text(request, "type", notices, allowed=selectors.policy_types())
+    target = _found(selectors.target_name(connection, target_id), "No such target")
+    notices, typed = _type_filter(request, selectors.policy_types())
     context = _context(
         request,
         connection,
         target_id=target_id,
         target_type=target[0],
         target_label=target[1],
-        policy_type=policy_type,
-        type_choices=[selectors.policy_type_info(t) for t in selectors.policy_types()],
         effective_types=selectors.effective_policy_types(),
+        **typed,
     )
-    rows = selectors.policies_for_target(connection, target_id, policy_type=policy_type)
+    rows = selectors.policies_for_target(connection, target_id, policy_type=typed["policy_type"])
     return _list_page(request, "policies/target_policies.html", context, rows=rows, notices=notices)
 
 
@@ -500,21 +504,15 @@ def effective_policy_refresh(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def invalid_effective_policies(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     connection = get_connection_for_user(request.user, pk)
-    notices: list[str] = []
-    policy_type = _text(request, "type", notices, allowed=selectors.effective_policy_types())
+    notices, typed = _type_filter(request, selectors.effective_policy_types())
 
     def name_accounts(rows: list[Any]) -> None:
         names = selectors.account_names(connection, [row.account_id for row in rows])
         for row in rows:
             row.account_name = names.get(row.account_id, "")
 
-    context = _context(
-        request,
-        connection,
-        policy_type=policy_type,
-        type_choices=[selectors.policy_type_info(t) for t in selectors.effective_policy_types()],
-    )
-    rows = selectors.invalid_effective_policies([connection], policy_type=policy_type)
+    context = _context(request, connection, **typed)
+    rows = selectors.invalid_effective_policies([connection], policy_type=typed["policy_type"])
     return _list_page(
         request,
         "policies/invalid_effective_policies.html",

@@ -152,6 +152,13 @@ def transfer_copies(transfer_id: str, *, connection_id: int) -> list[tuple[Calla
     return [(resync_transfer, row) for row in rows]
 
 
+def check_status(transfer: ResponsibilityTransfer, allowed: bool, only: str) -> None:
+    """The status guard of an action on `transfer`: refuse it (409) unless `allowed`, saying what
+    the status is and `only`, which transfers the action is for."""
+    if not allowed:
+        raise ActionRefused(f"This billing transfer is {transfer.status.lower()}; {only}.", status=409)
+
+
 def transfer_rename(
     *, transfer: ResponsibilityTransfer, actor: Any, name: str, request: HttpRequest | None = None
 ) -> ResponsibilityTransfer:
@@ -160,11 +167,7 @@ def transfer_rename(
 
     def check() -> None:
         transfer.refresh_from_db()
-        if not transfer.can_rename():
-            raise ActionRefused(
-                f"This billing transfer is {transfer.status.lower()}; only a requested or accepted one can be renamed.",
-                status=409,
-            )
+        check_status(transfer, transfer.can_rename(), "only a requested or accepted one can be renamed")
         if transfer.name == name:
             raise ActionRefused("The transfer already has that name; nothing was sent.", status=409)
 
@@ -194,11 +197,7 @@ def transfer_terminate(
 
     def check() -> None:
         transfer.refresh_from_db()
-        if not transfer.can_terminate():
-            raise ActionRefused(
-                f"This billing transfer is {transfer.status.lower()}; only an accepted transfer can be ended.",
-                status=409,
-            )
+        check_status(transfer, transfer.can_terminate(), "only an accepted transfer can be ended")
 
     check()
     pass_gates(
