@@ -31,7 +31,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -131,9 +131,15 @@ def _handshake_event(connection: AwsConnection, row: dict[str, Any]) -> Event | 
     hid, action = row["handshake__handshake_id"], row["handshake__action"]
     label = Handshake(action=action).action_label
     billing = action == TRANSFER_ACTION
-    path = reverse("handshake_detail", args=[row["handshake_id"]])
     who = row["handshake__counterparty"] or "another party"
     data = {"handshake_id": hid, "action": action, "counterparty": row["handshake__counterparty"]}
+
+    def event(kind: str, **fields: Any) -> Event:
+        where = Where(
+            reverse("handshake_detail", args=[row["handshake_id"]]), f"handshake/{hid}", _priority(kind, billing)
+        )
+        return _event(kind, connection, hid, where, **fields)
+
     if created and state in OPEN_STATES:
         deadline = deadline_of(
             Handshake(
@@ -151,24 +157,20 @@ def _handshake_event(connection: AwsConnection, row: dict[str, Any]) -> Event | 
         body = f"{label} invitation {hid} on {connection.name}; answer by {when(deadline)}."
         if billing and row["handshake__transfer_start_at"]:
             body += f" The transfer would start {when(row['handshake__transfer_start_at'])}."
-        return Event(
-            key=f"{kind}:{connection.pk}:{hid}",
-            kind=kind,
+        return event(
+            kind,
             title=title,
             body=body,
             due_at=deadline,
             data={**data, "answer_by": deadline.isoformat() if deadline else None},
-            **_common(connection, path, f"handshake/{hid}", _priority(kind, billing)),
         )
     if not created and state in CLOSED_STATES:
         kind = CLOSED_STATES[state]
-        return Event(
-            key=f"{kind}:{connection.pk}:{hid}",
-            kind=kind,
+        return event(
+            kind,
             title=f"Invitation {state.lower()}: {label} ({hid})",
             body=f"{label} invitation {hid} with {who} on {connection.name} is now {state}.",
             data={**data, "state": state},
-            **_common(connection, path, f"handshake/{hid}", _priority(kind, billing)),
         )
     return None
 
@@ -179,24 +181,42 @@ def _transfer_event(connection: AwsConnection, row: dict[str, Any]) -> Event | N
         return None
     tid, end = row["transfer__transfer_id"], row["transfer__end_at"]
     name = row["transfer__name"] or tid
-    return Event(
-        key=f"{EventKind.TRANSFER_WITHDRAWN}:{connection.pk}:{tid}",
-        kind=EventKind.TRANSFER_WITHDRAWN,
-        title=f"Billing transfer withdrawn: {name}",
-        body=f"Billing transfer {name} ({tid}) on {connection.name} was withdrawn; it ends {when(end)}.",
-        due_at=end,
-        data={"transfer_id": tid, "end_at": end.isoformat() if end else None},
-        **_common(
-            connection,
+    return _event(
+        EventKind.TRANSFER_WITHDRAWN,
+        connection,
+        tid,
+        Where(
             reverse("transfer_detail", args=[row["transfer_id"]]),
             f"transfer/{tid}",
             _priority(EventKind.TRANSFER_WITHDRAWN, True),
         ),
+        title=f"Billing transfer withdrawn: {name}",
+        body=f"Billing transfer {name} ({tid}) on {connection.name} was withdrawn; it ends {when(end)}.",
+        due_at=end,
+        data={"transfer_id": tid, "end_at": end.isoformat() if end else None},
     )
 
 
-def _common(connection: AwsConnection, path: str, resource: str, priority: int) -> dict[str, Any]:
-    return {"connection": connection, "path": path, "resource": resource, "priority": priority}
+class Where(NamedTuple):
+    """Where an event points: its page, the resource it names, and its priority (0 first)."""
+
+    path: str
+    resource: str
+    priority: int
+
+
+def _event(kind: str, connection: AwsConnection, fact: str, where: Where, **fields: Any) -> Event:
+    """An event of `kind` on `connection`, named by its key `kind:connection:fact` (the fact: the
+    object and what happened to it, or the threshold crossed), which makes it happen once."""
+    return Event(
+        key=f"{kind}:{connection.pk}:{fact}",
+        kind=kind,
+        connection=connection,
+        path=where.path,
+        resource=where.resource,
+        priority=where.priority,
+        **fields,
+    )
 
 
 SOURCES = (
@@ -473,7 +493,6 @@ def approval_events(kind: str, approval: ApprovalRequest) -> list[Event]:
     - approved: nothing of its own, its outcome (executed or failed) follows at once and says who."""
     connection = approval.connection
     label = covered(approval.action).label
-    common = _common(connection, reverse("approval_detail", args=[approval.pk]), f"approval/{approval.pk}", 5)
     data = {
         "request": approval.pk,
         "action": approval.action,
@@ -482,48 +501,42 @@ def approval_events(kind: str, approval: ApprovalRequest) -> list[Event]:
         "answer_by": approval.answer_by.isoformat(),
         "state": approval.state,
     }
+
+    def event(
+        what: str, fact: str, title: str, body: str, audience: list[int], priority: int = 5, **more: Any
+    ) -> Event:
+        return _event(
+            what,
+            connection,
+            fact,
+            Where(reverse("approval_detail", args=[approval.pk]), f"approval/{approval.pk}", priority),
+            **more,
+            title=_one_line(title),
+            body=body,
+            data=data,
+            audience=audience,
+        )
+
     events: list[Event] = []
     if kind == "created":
-        asked = EventKind.APPROVAL_ASKED
         events.append(
-            Event(
-                key=f"{asked}:{connection.pk}:{approval.pk}",
-                kind=asked,
-                title=_one_line(f"Approval asked: {label} ({approval.resource}) by {approval.requester_label}"),
-                body=_asked_body(approval, label),
+            event(
+                EventKind.APPROVAL_ASKED,
+                f"{approval.pk}",
+                f"Approval asked: {label} ({approval.resource}) by {approval.requester_label}",
+                _asked_body(approval, label),
+                deciders(approval),
                 due_at=approval.answer_by,
-                data=data,
-                audience=deciders(approval),
-                **{**common, "priority": 0},  # a colleague waits, until a deadline
+                priority=0,  # a colleague waits, until a deadline
             )
         )
     answered = {ApprovalState.REJECTED, ApprovalState.EXECUTED, ApprovalState.FAILED, ApprovalState.LAPSED}
     if kind in answered and approval.requester_id is not None:
         title, body = _answered(approval, label)
-        events.append(
-            Event(
-                key=f"{EventKind.APPROVAL_ANSWERED}:{connection.pk}:{approval.pk}:{kind}",
-                kind=EventKind.APPROVAL_ANSWERED,
-                title=_one_line(title),
-                body=body,
-                data=data,
-                audience=[approval.requester_id],
-                **common,
-            )
-        )
+        events.append(event(EventKind.APPROVAL_ANSWERED, f"{approval.pk}:{kind}", title, body, [approval.requester_id]))
     if kind == ApprovalState.WITHDRAWN or (kind == ApprovalState.LAPSED and approval.decided_at is None):
         title, body = _closed(approval, label)
-        events.append(
-            Event(
-                key=f"{EventKind.APPROVAL_CLOSED}:{connection.pk}:{approval.pk}:{kind}",
-                kind=EventKind.APPROVAL_CLOSED,
-                title=_one_line(title),
-                body=body,
-                data=data,
-                audience=deciders(approval),
-                **common,
-            )
-        )
+        events.append(event(EventKind.APPROVAL_CLOSED, f"{approval.pk}:{kind}", title, body, deciders(approval)))
     return events
 
 
@@ -584,9 +597,11 @@ def _deadline_events(connection: AwsConnection, config: ConnectionSettings, now:
         seconds = int(threshold.total_seconds())
         left = deadline - now
         label = handshake.action_label
-        yield Event(
-            key=f"{EventKind.INVITATION_DEADLINE}:{connection.pk}:{handshake.handshake_id}:{seconds}",
-            kind=EventKind.INVITATION_DEADLINE,
+        yield _event(
+            EventKind.INVITATION_DEADLINE,
+            connection,
+            f"{handshake.handshake_id}:{seconds}",
+            Where(reverse("handshake_detail", args=[handshake.pk]), f"handshake/{handshake.handshake_id}", 0),
             title=f"Answer within {_span(threshold)}: {label} from {handshake.counterparty or 'another party'}",
             body=(
                 f"{label} invitation {handshake.handshake_id} on {connection.name} must be answered by "
@@ -598,12 +613,6 @@ def _deadline_events(connection: AwsConnection, config: ConnectionSettings, now:
                 "threshold_seconds": seconds,
                 "answer_by": deadline.isoformat(),
             },
-            **_common(
-                connection,
-                reverse("handshake_detail", args=[handshake.pk]),
-                f"handshake/{handshake.handshake_id}",
-                0,
-            ),
         )
 
 
@@ -624,29 +633,30 @@ def _transfer_clock_events(connection: AwsConnection, now: datetime) -> Iterable
     )
     for transfer in transfers:
         name = transfer.name or transfer.transfer_id
-        path = reverse("transfer_detail", args=[transfer.pk])
-        resource = f"transfer/{transfer.transfer_id}"
+        where = Where(reverse("transfer_detail", args=[transfer.pk]), f"transfer/{transfer.transfer_id}", 0)
         data = {"transfer_id": transfer.transfer_id, "direction": transfer.direction}
         if transfer.status == "ACCEPTED" and transfer.start_at and now - STARTED_WINDOW < transfer.start_at <= now:
-            yield Event(
-                key=f"{EventKind.TRANSFER_STARTED}:{connection.pk}:{transfer.transfer_id}",
-                kind=EventKind.TRANSFER_STARTED,
+            yield _event(
+                EventKind.TRANSFER_STARTED,
+                connection,
+                transfer.transfer_id,
+                where,
                 title=f"Billing transfer started: {name}",
                 body=f"Billing transfer {name} ({transfer.transfer_id}) on {connection.name} "
                 f"is in force since {when(transfer.start_at)}.",
                 due_at=transfer.start_at,
                 data=data,
-                **_common(connection, path, resource, 0),
             )
         if transfer.end_at and now < transfer.end_at <= month_end:
-            yield Event(
-                key=f"{EventKind.TRANSFER_ENDING}:{connection.pk}:{transfer.transfer_id}:{transfer.end_at:%Y-%m}",
-                kind=EventKind.TRANSFER_ENDING,
+            yield _event(
+                EventKind.TRANSFER_ENDING,
+                connection,
+                f"{transfer.transfer_id}:{transfer.end_at:%Y-%m}",
+                where,
                 title=f"Billing transfer ends this month: {name}",
                 body=f"Billing transfer {name} ({transfer.transfer_id}) on {connection.name} ends {when(transfer.end_at)}.",
                 due_at=transfer.end_at,
                 data={**data, "end_at": transfer.end_at.isoformat()},
-                **_common(connection, path, resource, 0),
             )
 
 
@@ -656,14 +666,15 @@ def _invalid_policy_events(connection: AwsConnection) -> Iterable[Event]:
     for policy in invalid.only("account_id", "policy_type", "evaluated_at", "validation_path", "changed_at"):
         # A new evaluation that is still invalid is news again; the same one is not.
         seen = (policy.evaluated_at or policy.changed_at).astimezone(UTC).strftime("%Y%m%dT%H%M%S")
-        yield Event(
-            key=f"{EventKind.POLICY_INVALID}:{connection.pk}:{policy.account_id}:{policy.policy_type}:{seen}",
-            kind=EventKind.POLICY_INVALID,
+        yield _event(
+            EventKind.POLICY_INVALID,
+            connection,
+            f"{policy.account_id}:{policy.policy_type}:{seen}",
+            Where(path, f"effective/{policy.account_id}:{policy.policy_type}", 5),
             title=f"Invalid effective {policy.policy_type} for account {policy.account_id}",
             body=f"AWS reports the effective {policy.policy_type} of account {policy.account_id} on "
             f"{connection.name} as invalid{' at ' + policy.validation_path if policy.validation_path else ''}.",
             data={"account_id": policy.account_id, "policy_type": policy.policy_type},
-            **_common(connection, path, f"effective/{policy.account_id}:{policy.policy_type}", 5),
         )
 
 
@@ -675,7 +686,7 @@ def _sync_health_events(connection: AwsConnection, config: ConnectionSettings) -
     latest = finished.order_by("-started_at", "-id").first()
     if latest is None:
         return
-    path = reverse("connection_detail", args=[connection.pk])
+    where = Where(reverse("connection_detail", args=[connection.pk]), f"connection/{connection.pk}", 1)
     if latest.status == SyncRun.Status.FAILED:
         last_ok = finished.filter(status=SyncRun.Status.OK).order_by("-started_at", "-id").first()
         streak = finished.filter(status=SyncRun.Status.FAILED)
@@ -684,25 +695,27 @@ def _sync_health_events(connection: AwsConnection, config: ConnectionSettings) -
         first = streak.order_by("started_at", "id").first()
         if first is None or now - first.started_at < timedelta(seconds=config.sync_failing_after_seconds):
             return
-        yield Event(
-            key=f"{EventKind.SYNC_FAILING}:{connection.pk}:{first.pk}",
-            kind=EventKind.SYNC_FAILING,
+        yield _event(
+            EventKind.SYNC_FAILING,
+            connection,
+            str(first.pk),
+            where,
             title=f"Sync of {connection.name} failing since {when(first.started_at)}",
             body=f"Every sync of {connection.name} since {when(first.started_at)} failed; pages show data "
             f"from {when(last_ok.finished_at if last_ok else None)}. Last error: {latest.error or 'unknown'}",
             data={"since": first.started_at.isoformat(), "error": latest.error},
-            **_common(connection, path, f"connection/{connection.pk}", 1),
         )
         return
     failing = Event.objects.filter(connection=connection, kind=EventKind.SYNC_FAILING).order_by("-id").first()
     since = datetime.fromisoformat(failing.data["since"]) if failing is not None else None
     if failing is not None and since is not None and latest.started_at > since:
         first_run = failing.key.rsplit(":", 1)[1]
-        yield Event(
-            key=f"{EventKind.SYNC_RECOVERED}:{connection.pk}:{first_run}",
-            kind=EventKind.SYNC_RECOVERED,
+        yield _event(
+            EventKind.SYNC_RECOVERED,
+            connection,
+            first_run,
+            where,
             title=f"Sync of {connection.name} recovered",
             body=f"{connection.name} synced again at {when(latest.finished_at)}.",
             data={"failing_since_run": first_run},
-            **_common(connection, path, f"connection/{connection.pk}", 1),
         )

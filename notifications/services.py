@@ -45,6 +45,32 @@ __all__ = [
 ]
 
 
+@transaction.atomic
+def _save_audited(
+    model: Any,
+    lookup: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    action: str,
+    resource: str,
+    audit: dict[str, Any],
+    actor: SignedInUser,
+    connection: AwsConnection,
+    request: HttpRequest | None,
+) -> Any:
+    """One settings row written (created or replaced) and audited, in one transaction."""
+    row, _ = model.objects.update_or_create(**lookup, defaults=values)
+    record(
+        action=action,
+        actor=actor,
+        request=request,
+        connection=connection,
+        resource=resource.format(pk=row.pk),
+        params=audit,
+    )
+    return row
+
+
 def subscription_save(
     *,
     actor: SignedInUser,
@@ -54,25 +80,20 @@ def subscription_save(
     digest: bool,
     request: HttpRequest | None = None,
 ) -> Subscription:
-    subscription, _ = Subscription.objects.update_or_create(
-        user=actor,
-        connection=connection,
-        defaults={"events": sorted(events), "channels": sorted(channel_choices), "digest": digest},
-    )
-    subscription.updated_at = timezone.now()
-    subscription.save(update_fields=["updated_at"])
-    record(
+    chosen = {"events": sorted(events), "channels": sorted(channel_choices), "digest": digest}
+    return _save_audited(
+        Subscription,
+        {"user": actor, "connection": connection},
+        {**chosen, "updated_at": timezone.now()},
         action="notification.subscription",
+        resource="subscription/{pk}",
+        audit=chosen,
         actor=actor,
-        request=request,
         connection=connection,
-        resource=f"subscription/{subscription.pk}",
-        params={"events": sorted(events), "channels": sorted(channel_choices), "digest": digest},
+        request=request,
     )
-    return subscription
 
 
-@transaction.atomic
 def connection_settings_save(
     *,
     actor: SignedInUser,
@@ -81,22 +102,21 @@ def connection_settings_save(
     sync_failing_after_seconds: int,
     request: HttpRequest | None = None,
 ) -> ConnectionSettings:
-    config, _ = ConnectionSettings.objects.update_or_create(
-        connection=connection,
-        defaults={
-            "reminder_seconds": sorted(set(reminder_seconds), reverse=True),
-            "sync_failing_after_seconds": sync_failing_after_seconds,
-        },
-    )
-    record(
+    chosen = {
+        "reminder_seconds": sorted(set(reminder_seconds), reverse=True),
+        "sync_failing_after_seconds": sync_failing_after_seconds,
+    }
+    return _save_audited(
+        ConnectionSettings,
+        {"connection": connection},
+        chosen,
         action="notification.settings",
-        actor=actor,
-        request=request,
-        connection=connection,
         resource=f"connection/{connection.pk}",
-        params={"reminder_seconds": config.reminder_seconds, "sync_failing_after_seconds": sync_failing_after_seconds},
+        audit=chosen,
+        actor=actor,
+        connection=connection,
+        request=request,
     )
-    return config
 
 
 def channel_add(
