@@ -137,27 +137,25 @@ def channel_add(
         channel.url = url
         channel.secret = secret
         channel.save()
-        record(
-            action="notification.channel_add",
-            actor=actor,
-            request=request,
-            connection=connection,
-            resource=f"channel/{channel.pk}",
-            params={"kind": kind, "name": name, "host": host},
-        )
+        _audit_channel("add", channel, actor=actor, request=request)
     return channel, secret
 
 
-@transaction.atomic
-def channel_delete(*, actor: SignedInUser, channel: Channel, request: HttpRequest | None = None) -> None:
+def _audit_channel(verb: str, channel: Channel, *, actor: SignedInUser, request: HttpRequest | None) -> None:
+    """A channel's audit event names its kind, name and host: never its URL or secret."""
     record(
-        action="notification.channel_delete",
+        action=f"notification.channel_{verb}",
         actor=actor,
         request=request,
         connection=channel.connection,
         resource=f"channel/{channel.pk}",
         params={"kind": channel.kind, "name": channel.name, "host": channel.host},
     )
+
+
+@transaction.atomic
+def channel_delete(*, actor: SignedInUser, channel: Channel, request: HttpRequest | None = None) -> None:
+    _audit_channel("delete", channel, actor=actor, request=request)
     # What still waits for this channel can never be sent: say so instead of retrying it.
     Delivery.objects.filter(channel=channel, state__in=[Delivery.State.PENDING, Delivery.State.DIGEST]).update(
         state=Delivery.State.DEAD, last_error="The channel was removed."
