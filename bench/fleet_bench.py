@@ -31,7 +31,8 @@ role through orgsim's STS, then the pages at 1,000,000 cached handshakes.
 Sizes come from the environment for a quick run: FLEET_ORGS (200), FLEET_HANDSHAKES (100000),
 FLEET_TRANSFERS (10000), FLEET_CACHED (1000000), FLEET_LATENCY_MS (20), FLEET_CONCURRENCY (2, per
 worker process), FLEET_THROTTLED_CONCURRENCY (4), FLEET_BIG_ORGS (3), FLEET_BIG_HANDSHAKES
-(36000), FLEET_REQUESTS (30 per page), FLEET_PARTS (123: which of the three to run).
+(36000), FLEET_REQUESTS (30 per page), FLEET_PARTS (123: which of the three to run); FLEET_EXPLAIN=1 prints
+the plans of the pages' slower queries at the large size.
 """
 
 from __future__ import annotations
@@ -329,6 +330,27 @@ def measure_pages(user: Any) -> dict[str, dict[str, Any]]:
     return {label: measure(client, url, REQUESTS) for label, url in cases.items()}
 
 
+def explain_slowest(user: Any, over_ms: float = 3.0) -> None:
+    """FLEET_EXPLAIN=1: each page's queries slower than `over_ms`, with PostgreSQL's plan."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(user)
+    for url in (reverse("inbox"), reverse("handshake_list"), reverse("transfer_list")):
+        client.get(url, secure=True)
+        with CaptureQueriesContext(connection) as captured:
+            client.get(url, secure=True)
+        for query in captured.captured_queries:
+            if float(query["time"]) * 1000 >= over_ms:
+                print(f"{url}: {float(query['time']) * 1000:.0f} ms: {query['sql'][:160]}")
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN ANALYZE " + query["sql"])
+                    print("\n".join("    " + row[0][:150] for row in cursor.fetchall()))
+
+
 def vacuum() -> None:
     from django.db import connection
 
@@ -398,6 +420,9 @@ def main() -> int:
         # (3) The pages at the synced size, then at CACHED rows.
         if "3" not in PARTS:
             return 0
+        if not {"1", "2"} & set(PARTS):  # part 3 alone: the pages need a synced fleet first
+            r = sync_fleet(fleet, workers=2, concurrency=CONCURRENCY, rate_limit="off")
+            print(f"(3) synced the fleet first: {r['ok']}/{len(fleet)} ok in {r['wall']:.1f} s")
         user = get_user_model().objects.create_user(f"fleet-{tag}", password=secrets.token_urlsafe(12))
         Grant.objects.bulk_create([Grant(user=user, connection=c, role=Role.APPROVER) for c in fleet])
         vacuum()
@@ -413,6 +438,8 @@ def main() -> int:
             worst = max(worst, m["p95"])
             same = same and m["queries"] == synced[label]["queries"]
             print(f"{label:<44} {m['p50']:8.1f} {m['p95']:8.1f} {m['queries']:8d} {synced[label]['queries']:10d}")
+        if os.environ.get("FLEET_EXPLAIN"):
+            explain_slowest(user)
         print(
             f"worst p95 at {CACHED:,} handshakes: {worst:.1f} ms (target <= 50 ms); "
             f"query counts {'the same' if same else 'DIFFERENT'} as at the synced size"

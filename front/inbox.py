@@ -18,13 +18,33 @@ from django.views.decorators.http import require_GET
 from handshakes.action_views import available_actions
 from handshakes.models import Direction, HandshakeChange
 from handshakes.selectors import count_label, name_counterparties, open_invitation_counts, open_invitations
-from orgportal.models import Role
+from orgportal.models import AwsConnection, Role, SyncRun
 from orgportal.pages import Freshness, change_lines, visible_connections
 from orgportal.roles import holders, roles_by_connection
 from transfers.models import TransferChange
 
 INVITATIONS_SHOWN = 20
 CHANGES_SHOWN = 20
+# Past this many connections the inbox lists only those that need a look and counts the rest: a
+# fleet's two hundred "synced a minute ago" rows hide the one that failed (and cost the page
+# more than everything else on it together).
+CONNECTIONS_LISTED = 12
+
+
+def connections_to_list(connections: list[AwsConnection]) -> tuple[list[AwsConnection], int]:
+    """(the connections the inbox lists, how many more it only counts). Up to CONNECTIONS_LISTED
+    every one; beyond, those that need a look — a last sync that failed or was interrupted, data
+    out of date or never synced, syncing paused — up to CONNECTIONS_LISTED of them."""
+    if len(connections) <= CONNECTIONS_LISTED:
+        return connections, 0
+
+    def needs_a_look(c: AwsConnection) -> bool:
+        run = c.last_run  # type: ignore[attr-defined]
+        failed = run is not None and run.status in (SyncRun.Status.FAILED, SyncRun.Status.INTERRUPTED)
+        return failed or not c.sync_enabled or c.freshness() != "fresh"
+
+    listed = [c for c in connections if needs_a_look(c)][:CONNECTIONS_LISTED]
+    return listed, len(connections) - len(listed)
 
 
 @dataclass(frozen=True)
@@ -86,6 +106,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     received = open_invitations(connection_ids=ids, direction=Direction.RECEIVED, limit=INVITATIONS_SHOWN)
     sent = open_invitations(connection_ids=ids, direction=Direction.SENT, limit=INVITATIONS_SHOWN)
     totals = open_invitation_counts(connection_ids=ids)
+    listed, more = connections_to_list(connections)
     name_counterparties([*received, *sent], connections)
     roles = roles_by_connection(request.user)
     for handshake in received:
@@ -100,6 +121,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "orgportal/inbox.html",
         {
             "connections": connections,
+            "listed_connections": listed,
+            "more_connections": more,
             "freshness": Freshness(connections),
             "received": received,
             "received_total": totals[Direction.RECEIVED],

@@ -51,6 +51,9 @@ class ResponsibilityTransfer(CachedAwsObject):
         indexes = [
             models.Index(fields=["connection", "direction", "status"]),
             models.Index(fields=["start_at", "id"]),
+            # One row per transfer: the list's NOT EXISTS probes (transfer_id, id < this one) per
+            # row it shows, instead of hashing every row of the user's connections.
+            models.Index(fields=["transfer_id", "id"], name="transfer_id_first_side"),
             models.Index(fields=["changed_at", "id"]),
             models.Index(fields=["active_handshake_id"]),
         ]
