@@ -164,29 +164,31 @@ def seed(handshakes: int, transfers: int, rng: random.Random) -> dict[str, Any]:
         batch_size=5000,
     )
     # History: one observed change for every tenth row (the inbox reads the newest).
-    hs_ids = list(Handshake.objects.filter(connection__in=big).values_list("pk", flat=True)[::10])
+    hs_ids = list(Handshake.objects.filter(connection__in=big).values_list("pk", "connection_id")[::10])
     HandshakeChange.objects.bulk_create(
         (
             HandshakeChange(
                 handshake_id=pk,
+                connection_id=connection_id,
                 kind="changed",
                 changes={"state": ["OPEN", "ACCEPTED"]},
                 observed_at=now - timedelta(minutes=i),
             )
-            for i, pk in enumerate(hs_ids)
+            for i, (pk, connection_id) in enumerate(hs_ids)
         ),
         batch_size=5000,
     )
-    rt_ids = list(ResponsibilityTransfer.objects.filter(connection__in=big).values_list("pk", flat=True)[::10])
+    rt_ids = list(ResponsibilityTransfer.objects.filter(connection__in=big).values_list("pk", "connection_id")[::10])
     TransferChange.objects.bulk_create(
         (
             TransferChange(
                 transfer_id=pk,
+                connection_id=connection_id,
                 kind="changed",
                 changes={"status": ["REQUESTED", "ACCEPTED"]},
                 observed_at=now - timedelta(minutes=i),
             )
-            for i, pk in enumerate(rt_ids)
+            for i, (pk, connection_id) in enumerate(rt_ids)
         ),
         batch_size=5000,
     )

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from handshakes.action_views import available_actions
 from handshakes.models import Direction, HandshakeChange
 from handshakes.selectors import count_label, name_counterparties, open_invitation_counts, open_invitations
+from orgportal.history import latest_changes
 from orgportal.models import AwsConnection, Role, SyncRun
 from orgportal.pages import Freshness, change_lines, visible_connections
 from orgportal.roles import holders, roles_by_connection
@@ -64,14 +65,14 @@ def recent_changes(connection_ids: list[int], limit: int) -> list[RecentChange]:
     if not connection_ids:
         return []
     transfers = (
-        TransferChange.objects.filter(transfer__connection_id__in=connection_ids)
+        latest_changes(TransferChange, connection_ids, limit)
         .select_related("transfer", "transfer__connection")
         # Only what a change line shows (whole rows with every connection column cost more than the walk).
         .only("observed_at", "kind", "changes", "transfer__transfer_id", "transfer__name", "transfer__connection__name")
         .order_by("-observed_at", "-id")[:limit]
     )
     handshakes = (
-        HandshakeChange.objects.filter(handshake__connection_id__in=connection_ids)
+        latest_changes(HandshakeChange, connection_ids, limit)
         .select_related("handshake", "handshake__connection")
         .only(
             "observed_at",

@@ -106,4 +106,8 @@ class HandshakeChange(ObservedChange):
     handshake = models.ForeignKey(Handshake, on_delete=models.CASCADE, related_name="changes")
 
     class Meta(ObservedChange.Meta):
-        indexes = [models.Index(fields=["handshake", "observed_at"]), models.Index(fields=["observed_at", "id"])]
+        indexes = [
+            models.Index(fields=["handshake", "observed_at"]),
+            models.Index(fields=["observed_at", "id"]),
+            models.Index(fields=["connection", "observed_at", "id"], name="handshake_change_latest"),
+        ]

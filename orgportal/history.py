@@ -4,7 +4,11 @@ these rows are the portal's memory beyond that."""
 
 from __future__ import annotations
 
-from django.db import models
+from typing import Any
+
+from django.db import connections, models
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 
@@ -33,6 +37,10 @@ class ObservedChange(models.Model):
         REAPPEARED = "reappeared", "Listed again"
         ACTION = "action", "Changed by a portal action"
 
+    # The object's connection, said again on its changes: "the latest changes of these
+    # connections" then walks an index (connection, observed_at) per connection instead of every
+    # connection's changes, newest first, until enough are this user's.
+    connection = models.ForeignKey("orgportal.AwsConnection", on_delete=models.CASCADE, related_name="+")
     observed_at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     changes = models.JSONField(default=dict, blank=True)
@@ -43,3 +51,28 @@ class ObservedChange(models.Model):
     class Meta:
         abstract = True
         ordering = ["observed_at", "id"]
+
+
+def latest_changes(model: type[ObservedChange], connection_ids: list[int], limit: int) -> QuerySet[Any]:
+    """The changes (of `model`) among which the `limit` newest of these connections are: the
+    caller orders them newest first and slices `limit` (after select_related/only), one query.
+
+    Walking one index by time until enough rows are these connections' reads every newer change
+    of every other connection first (another tenant's busy day made an inbox 80 ms slower). On
+    PostgreSQL each connection's own newest `limit` are read from the index (connection,
+    observed_at, id) and merged; elsewhere (the embedded default: one organization or a few) the
+    plain walk."""
+    changes = model._default_manager
+    if connections[changes.db].vendor == "postgresql":
+        table = connections[changes.db].ops.quote_name(model._meta.db_table)
+        # Only the table name is composed, from the model's own metadata; values are parameters.
+        sql = (
+            f"SELECT x.id FROM unnest(%s::bigint[]) AS c(id) CROSS JOIN LATERAL ("  # noqa: S608
+            f"SELECT t.id, t.observed_at FROM {table} t WHERE t.connection_id = c.id "
+            "ORDER BY t.observed_at DESC, t.id DESC LIMIT %s) x ORDER BY x.observed_at DESC, x.id DESC LIMIT %s"
+        )
+        newest = RawSQL(sql, (connection_ids, limit, limit))  # noqa: S611
+        queryset = changes.filter(pk__in=newest)
+    else:
+        queryset = changes.filter(connection_id__in=connection_ids)
+    return queryset

@@ -243,6 +243,7 @@ class Upsert:
                 [
                     mirror.change_model(
                         **{f"{mirror.change_fk}_id": pk},
+                        connection=self.connection,
                         observed_at=now,
                         kind=kind,
                         changes=changes,

@@ -379,7 +379,9 @@ def apply_to_row(obj: Any, mirror: Any, values: dict[str, Any], *, vanished: boo
 
 def _history(obj: Any, mirror: Any, kind: str, changes: dict[str, Any], now: Any) -> None:
     if mirror.change_model is not None:
-        mirror.change_model.objects.create(**{mirror.change_fk: obj}, kind=kind, changes=changes, observed_at=now)
+        mirror.change_model.objects.create(
+            **{mirror.change_fk: obj}, connection_id=obj.connection_id, kind=kind, changes=changes, observed_at=now
+        )
 
 
 def action_view(*, role: str, target: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -110,7 +110,11 @@ class PolicyChange(ObservedChange):
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="changes")
 
     class Meta(ObservedChange.Meta):
-        indexes = [models.Index(fields=["policy", "observed_at"]), models.Index(fields=["observed_at", "id"])]
+        indexes = [
+            models.Index(fields=["policy", "observed_at"]),
+            models.Index(fields=["observed_at", "id"]),
+            models.Index(fields=["connection", "observed_at", "id"], name="policy_change_latest"),
+        ]
 
 
 class PolicyAttachment(CachedAwsObject):

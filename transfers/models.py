@@ -81,4 +81,8 @@ class TransferChange(ObservedChange):
     transfer = models.ForeignKey(ResponsibilityTransfer, on_delete=models.CASCADE, related_name="changes")
 
     class Meta(ObservedChange.Meta):
-        indexes = [models.Index(fields=["transfer", "observed_at"]), models.Index(fields=["observed_at", "id"])]
+        indexes = [
+            models.Index(fields=["transfer", "observed_at"]),
+            models.Index(fields=["observed_at", "id"]),
+            models.Index(fields=["connection", "observed_at", "id"], name="transfer_change_latest"),
+        ]

@@ -75,7 +75,11 @@ def test_rows_that_point_at_each_other_go_in_after_their_parents(connection: Any
         bulk.insert(
             [
                 HandshakeChange(
-                    handshake_id=parent.pk, observed_at=parent.changed_at, kind="created", changes={"x": AWKWARD}
+                    handshake_id=parent.pk,
+                    connection=connection,
+                    observed_at=parent.changed_at,
+                    kind="created",
+                    changes={"x": AWKWARD},
                 )
                 for parent in parents
             ]

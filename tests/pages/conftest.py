@@ -96,8 +96,12 @@ def synced(connection: AwsConnection) -> AwsConnection:
 def transfer_change(
     transfer: ResponsibilityTransfer, kind: str, changes: dict[str, Any], **fields: Any
 ) -> TransferChange:
-    return TransferChange.objects.create(transfer=transfer, kind=kind, changes=changes, **fields)
+    return TransferChange.objects.create(
+        transfer=transfer, connection_id=transfer.connection_id, kind=kind, changes=changes, **fields
+    )
 
 
 def handshake_change(handshake: Handshake, kind: str, changes: dict[str, Any], **fields: Any) -> HandshakeChange:
-    return HandshakeChange.objects.create(handshake=handshake, kind=kind, changes=changes, **fields)
+    return HandshakeChange.objects.create(
+        handshake=handshake, connection_id=handshake.connection_id, kind=kind, changes=changes, **fields
+    )

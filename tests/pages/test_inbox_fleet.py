@@ -11,9 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from front.inbox import CONNECTIONS_LISTED
+from front.inbox import CONNECTIONS_LISTED, recent_changes
 from orgportal.models import Role, SyncRun
 from tests.conftest import grant
+from tests.pages.conftest import handshake_change
 
 
 def _connections_section(html: str) -> str:
@@ -72,3 +73,22 @@ def test_a_few_connections_are_all_listed(make_connection: Any, make_user: Any) 
     section = _connections_section(client.get(reverse("inbox")).content.decode())
     assert all(c.name in section for c in fleet)
     assert "more connection" not in section
+
+
+def test_recent_changes_are_the_users_newest_however_busy_other_connections_are(
+    make_connection: Any, make_handshake: Any
+) -> None:
+    mine, also_mine, busy = (make_connection(name=n) for n in ("Mine", "Also mine", "Busy tenant"))
+    now = timezone.now()
+    expected = []
+    for n, connection in enumerate([mine, also_mine] * 3):
+        h = make_handshake(connection, handshake_id=f"h-mine{n:05d}")
+        handshake_change(h, "changed", {"state": ["OPEN", "ACCEPTED"]}, observed_at=now - timedelta(hours=n + 1))
+        expected.append(h.handshake_id)
+    for n in range(40):  # another tenant's newer changes, all of them after every one of ours
+        h = make_handshake(busy, handshake_id=f"h-busy{n:05d}")
+        handshake_change(h, "changed", {"state": ["OPEN", "ACCEPTED"]}, observed_at=now - timedelta(seconds=n))
+
+    seen = [c.obj.handshake_id for c in recent_changes([mine.pk, also_mine.pk], 4)]
+
+    assert seen == expected[:4]  # newest first, merged across the user's connections, none of Busy's
