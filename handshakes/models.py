@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db import models
 
 from orgportal import labels
-from orgportal.history import CachedAwsObject, ObservedChange
+from orgportal.history import CachedAwsObject, ObservedChange, change_indexes
 from transfers.models import accept_by
 
 
@@ -106,8 +106,4 @@ class HandshakeChange(ObservedChange):
     handshake = models.ForeignKey(Handshake, on_delete=models.CASCADE, related_name="changes")
 
     class Meta(ObservedChange.Meta):
-        indexes = [
-            models.Index(fields=["handshake", "observed_at"]),
-            models.Index(fields=["observed_at", "id"]),
-            models.Index(fields=["connection", "observed_at", "id"], name="handshake_change_latest"),
-        ]
+        indexes = change_indexes("handshake")

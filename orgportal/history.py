@@ -53,6 +53,16 @@ class ObservedChange(models.Model):
         ordering = ["observed_at", "id"]
 
 
+def change_indexes(fk: str) -> list[models.Index]:
+    """The indexes of every change table (`fk`: its object): the object's timeline, the walk of
+    all changes by time, and each connection's newest (`latest_changes`)."""
+    return [
+        models.Index(fields=[fk, "observed_at"]),
+        models.Index(fields=["observed_at", "id"]),
+        models.Index(fields=["connection", "observed_at", "id"], name=f"{fk}_change_latest"),
+    ]
+
+
 def latest_changes(model: type[ObservedChange], connection_ids: list[int], limit: int) -> QuerySet[Any]:
     """The changes (of `model`) among which the `limit` newest of these connections are: the
     caller orders them newest first and slices `limit` (after select_related/only), one query.

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import models
 
-from orgportal.history import CachedAwsObject, ObservedChange
+from orgportal.history import CachedAwsObject, ObservedChange, change_indexes
 
 
 class Root(CachedAwsObject):
@@ -110,11 +110,7 @@ class PolicyChange(ObservedChange):
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="changes")
 
     class Meta(ObservedChange.Meta):
-        indexes = [
-            models.Index(fields=["policy", "observed_at"]),
-            models.Index(fields=["observed_at", "id"]),
-            models.Index(fields=["connection", "observed_at", "id"], name="policy_change_latest"),
-        ]
+        indexes = change_indexes("policy")
 
 
 class PolicyAttachment(CachedAwsObject):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.db import models
 
-from orgportal.history import CachedAwsObject, ObservedChange
+from orgportal.history import CachedAwsObject, ObservedChange, change_indexes
 
 
 class Direction(models.TextChoices):
@@ -81,8 +81,4 @@ class TransferChange(ObservedChange):
     transfer = models.ForeignKey(ResponsibilityTransfer, on_delete=models.CASCADE, related_name="changes")
 
     class Meta(ObservedChange.Meta):
-        indexes = [
-            models.Index(fields=["transfer", "observed_at"]),
-            models.Index(fields=["observed_at", "id"]),
-            models.Index(fields=["connection", "observed_at", "id"], name="transfer_change_latest"),
-        ]
+        indexes = change_indexes("transfer")
