@@ -223,7 +223,6 @@ SOURCES = (
     (
         "handshake",
         HandshakeChange,
-        "handshake__connection",
         (
             "handshake_id",
             "handshake__handshake_id",
@@ -238,7 +237,6 @@ SOURCES = (
     (
         "transfer",
         TransferChange,
-        "transfer__connection",
         ("transfer_id", "transfer__transfer_id", "transfer__name", "transfer__end_at"),
         _transfer_event,
     ),
@@ -250,7 +248,7 @@ def process_connection(connection: AwsConnection, *, now: datetime | None = None
     point after each sync of `connection`). Safe to run twice, concurrently, or after a crash."""
     total = Outcome()
     safe_before = (now or timezone.now()) - CURSOR_LAG
-    for source, model, via, fields, make in SOURCES:
+    for source, model, fields, make in SOURCES:
         after: int | None = None
         while True:
             with transaction.atomic():
@@ -260,7 +258,7 @@ def process_connection(connection: AwsConnection, *, now: datetime | None = None
                 if after is None:
                     after = cursor.last_id
                 rows = list(
-                    model.objects.filter(**{via: connection}, id__gt=after)
+                    model.objects.filter(connection=connection, id__gt=after)
                     .order_by("id")
                     .values("id", "kind", "changes", "observed_at", *fields)[:BATCH]
                 )
