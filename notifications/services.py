@@ -49,16 +49,18 @@ __all__ = [
 def _save_audited(
     model: Any,
     lookup: dict[str, Any],
-    values: dict[str, Any],
+    chosen: dict[str, Any],
     *,
+    stamp: bool = False,
     action: str,
     resource: str,
-    audit: dict[str, Any],
     actor: SignedInUser,
     connection: AwsConnection,
     request: HttpRequest | None,
 ) -> Any:
-    """One settings row written (created or replaced) and audited, in one transaction."""
+    """One settings row written (created or replaced) with what the user `chosen`, and audited
+    with it, in one transaction; `stamp`: the row's `updated_at` set too."""
+    values = {**chosen, "updated_at": timezone.now()} if stamp else chosen
     row, _ = model.objects.update_or_create(**lookup, defaults=values)
     record(
         action=action,
@@ -66,7 +68,7 @@ def _save_audited(
         request=request,
         connection=connection,
         resource=resource.format(pk=row.pk),
-        params=audit,
+        params=chosen,
     )
     return row
 
@@ -84,10 +86,10 @@ def subscription_save(
     return _save_audited(
         Subscription,
         {"user": actor, "connection": connection},
-        {**chosen, "updated_at": timezone.now()},
+        chosen,
+        stamp=True,
         action="notification.subscription",
         resource="subscription/{pk}",
-        audit=chosen,
         actor=actor,
         connection=connection,
         request=request,
@@ -112,7 +114,6 @@ def connection_settings_save(
         chosen,
         action="notification.settings",
         resource=f"connection/{connection.pk}",
-        audit=chosen,
         actor=actor,
         connection=connection,
         request=request,
